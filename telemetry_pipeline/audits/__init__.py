@@ -1,0 +1,1 @@
+"""The audit observer's table, slsa_audit_metrics, as an observed external asset."""

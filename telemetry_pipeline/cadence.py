@@ -1,0 +1,56 @@
+"""When partitions materialise on their own: schedules, running by default under `dagster dev`.
+
+Each granularity has a job over its partitioned assets and a schedule built from its
+partitions, so each tick runs exactly the period that just closed:
+  hourly  at HH:05 UTC         the previous hour   (raw_events, kpi_aggregations_hourly, slo_status_hourly)
+  daily   at 00:10 UTC         the previous day    (kpi_aggregations_daily, slo_status_daily)
+  weekly  Monday 00:20 UTC     the previous week   (kpi_aggregations_weekly, slo_status_weekly)
+The few minutes of delay let in-flight events of the closing period land first; events that
+arrive later still are picked up by the late-data sensor (events/late_data.py).
+"""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+)
+
+#: Asset keys each granularity's job materialises, upstream first.
+JOB_ASSETS: dict[str, list[str]] = {
+    "hour": ["raw_events", "kpi_aggregations_hourly"],
+    "day": ["kpi_aggregations_daily"],
+    "week": ["kpi_aggregations_weekly"],
+}
+
+JOB_NAMES = {"hour": "hourly_telemetry_job", "day": "daily_telemetry_job", "week": "weekly_telemetry_job"}
+
+_SCHEDULE_TIMES = {
+    "hour": {"minute_of_hour": 5},
+    "day": {"minute_of_hour": 10, "hour_of_day": 0},
+    "week": {"minute_of_hour": 20, "hour_of_day": 0, "day_of_week": 1},
+}
+
+
+def build_jobs_and_schedules(extra_assets: dict[str, list[str]] | None = None):
+    """The three partitioned jobs and their schedules (extra_assets adds keys per granularity)."""
+    jobs, schedules = [], []
+    for granularity, keys in JOB_ASSETS.items():
+        selection = [*keys, *((extra_assets or {}).get(granularity, []))]
+        job = define_asset_job(
+            JOB_NAMES[granularity],
+            selection=AssetSelection.assets(*selection),
+            description=f"Materialise the {granularity} partition of: {', '.join(selection)}.",
+        )
+        jobs.append(job)
+        schedules.append(
+            build_schedule_from_partitioned_job(
+                job,
+                name=f"{JOB_NAMES[granularity].removesuffix('_job')}_schedule",
+                default_status=DefaultScheduleStatus.RUNNING,
+                **_SCHEDULE_TIMES[granularity],
+            )
+        )
+    return jobs, schedules

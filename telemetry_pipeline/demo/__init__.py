@@ -1,0 +1,1 @@
+"""Synthetic telemetry with incidents, for the demo and the benchmarks."""

@@ -1,0 +1,3 @@
+"""Commands of this domain (assembled by telemetry_pipeline/cli.py through COMMANDS)."""
+
+COMMANDS: list = []

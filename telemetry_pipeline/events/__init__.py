@@ -1,0 +1,1 @@
+"""Getting telemetry in: the raw_events asset, ingest, emit, collector, late data."""

@@ -1,0 +1,1 @@
+"""KPIs: one declarative catalog (catalog.py), compiled to set-based SQL (sql.py), as assets."""

@@ -1,0 +1,75 @@
+"""Test fixtures: one real PostgreSQL for the whole run, a fresh database on it per run.
+
+The server is the one at TELEMETRY_DATABASE_URL when set (CI points it at the system
+PostgreSQL 15), else the project's embedded PostgreSQL. Either way the tests create their own
+database, migrate it, point TELEMETRY_DATABASE_URL at it for everything they start (Dagster runs,
+CLI subprocesses), and drop it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from telemetry_pipeline import settings
+from telemetry_pipeline.warehouse import embedded
+from telemetry_pipeline.warehouse.migrate import migrate
+from telemetry_pipeline.warehouse.resource import WarehouseResource, _libpq_url
+
+#: Tables holding data (truncated between tests); the rest of the schema stays.
+DATA_TABLES = ("telemetry_events", "slsa_audit_metrics", "kpi_aggregations", "slo_status")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """A URL on the test server (any database; used to create and drop the test database)."""
+    configured = os.environ.get(settings.DATABASE_URL_ENV)
+    return _libpq_url(configured) if configured else embedded.server_url()
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(pg_server_url: str) -> Iterator[str]:
+    name = f"tp_test_{os.getpid()}_{secrets.token_hex(3)}"
+    url = embedded.ensure_database(pg_server_url, name)
+    migrate(url)
+    previous = os.environ.get(settings.DATABASE_URL_ENV)
+    os.environ[settings.DATABASE_URL_ENV] = url
+    try:
+        yield url
+    finally:
+        if previous is None:
+            os.environ.pop(settings.DATABASE_URL_ENV, None)
+        else:
+            os.environ[settings.DATABASE_URL_ENV] = previous
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def warehouse(warehouse_url: str) -> Iterator[WarehouseResource]:
+    """The warehouse resource on the test database, emptied before each test."""
+    resource = WarehouseResource(database_url=warehouse_url)
+    with resource.connect() as conn:
+        existing = {
+            r[0]
+            for r in conn.execute(
+                "select tablename from pg_tables where schemaname = 'public' and tablename = any(%s)",
+                (list(DATA_TABLES) + list(EXTRA_DATA_TABLES),),
+            )
+        }
+        if existing:
+            conn.execute(
+                sql.SQL("truncate {} restart identity cascade").format(
+                    sql.SQL(", ").join(sql.Identifier("public", t) for t in sorted(existing))
+                )
+            )
+    yield resource
+
+
+#: Other domains' data tables; truncated too when their migrations created them.
+EXTRA_DATA_TABLES: tuple[str, ...] = ("slo_alerts", "telemetry_events_rejected")
