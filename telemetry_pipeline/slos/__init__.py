@@ -1,0 +1,1 @@
+"""SLOs as data: the catalog (slos.yaml), slo_status assets, error budgets and burn rates."""
