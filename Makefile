@@ -22,6 +22,7 @@ run: $(STAMP)
 ## The whole test suite against a real PostgreSQL (embedded unless TELEMETRY_DATABASE_URL is set)
 test: $(STAMP)
 	$(BIN)/ruff check telemetry_pipeline telemetry_pipeline_tests bench
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
