@@ -20,9 +20,9 @@ from dagster import (
 
 #: Asset keys each granularity's job materialises, upstream first.
 JOB_ASSETS: dict[str, list[str]] = {
-    "hour": ["raw_events", "kpi_aggregations_hourly"],
-    "day": ["kpi_aggregations_daily"],
-    "week": ["kpi_aggregations_weekly"],
+    "hour": ["raw_events", "kpi_aggregations_hourly", "slo_status_hourly"],
+    "day": ["kpi_aggregations_daily", "slo_status_daily"],
+    "week": ["kpi_aggregations_weekly", "slo_status_weekly"],
 }
 
 JOB_NAMES = {"hour": "hourly_telemetry_job", "day": "daily_telemetry_job", "week": "weekly_telemetry_job"}

@@ -1,6 +1,8 @@
 """The Dagster code location: assembles the domains' assets, checks, jobs, sensors and resources.
 
-Nothing here touches a database or a file: loading the location is instant and offline.
+Nothing here touches a database: loading the location is instant and offline. The one file read is
+the SLO catalog (slos.yaml), validated here so a bad catalog stops the location from loading with
+the file, SLO and field named.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from telemetry_pipeline.audits.assets import slsa_audit_metrics
 from telemetry_pipeline.cadence import build_jobs_and_schedules
 from telemetry_pipeline.events.assets import raw_events
 from telemetry_pipeline.kpis.assets import KPI_ASSETS
+from telemetry_pipeline.slos.assets import build_slo_assets
 from telemetry_pipeline.warehouse import warehouse_from_env
 
 # Dagster writes one event per partition; batching those writes is what makes a single-run
@@ -23,7 +26,7 @@ os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
 jobs, schedules = build_jobs_and_schedules()
 
 defs = Definitions(
-    assets=[raw_events, slsa_audit_metrics, *KPI_ASSETS],
+    assets=[raw_events, slsa_audit_metrics, *KPI_ASSETS, *build_slo_assets()],
     jobs=jobs,
     schedules=schedules,
     resources={"warehouse": warehouse_from_env()},

@@ -28,9 +28,9 @@ EVENT_BATCH_SIZE = "1000"
 
 #: granularity -> the assets materialised together for the first-run backfill, upstream first
 BOOTSTRAP_LAYERS: dict[str, list[str]] = {
-    "hour": ["raw_events", "kpi_aggregations_hourly"],
-    "day": ["kpi_aggregations_daily"],
-    "week": ["kpi_aggregations_weekly"],
+    "hour": ["raw_events", "kpi_aggregations_hourly", "slo_status_hourly"],
+    "day": ["kpi_aggregations_daily", "slo_status_daily"],
+    "week": ["kpi_aggregations_weekly", "slo_status_weekly"],
 }
 
 
