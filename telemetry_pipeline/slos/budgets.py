@@ -73,9 +73,11 @@ _PARTITION = "partition by slo_name, sli order by period_start range between {} 
 
 def _window_sums(span_back: timedelta) -> tuple[sql.Composable, sql.Composable]:
     """(sample-weighted bad rows, rows) over the trailing frame reaching `span_back` before a row."""
-    frame = sql.SQL(_PARTITION).format(sql.SQL("interval {}").format(sql.Literal(f"{int(span_back.total_seconds())} seconds")))
+    seconds = sql.Literal(f"{int(span_back.total_seconds())} seconds")
+    frame = sql.SQL(_PARTITION).format(sql.SQL("interval {}").format(seconds))
     bad = sql.SQL("sum(bad_fraction * sample_size) over ({})").format(frame)
-    rows = sql.SQL("sum(sample_size) over ({})").format(frame)
+    # only ratio SLIs (allowed is set) have a budget window; latency rows get null, not a count
+    rows = sql.SQL("case when allowed is not null then sum(sample_size) over ({}) end").format(frame)
     return bad, rows
 
 

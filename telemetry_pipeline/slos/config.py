@@ -196,15 +196,15 @@ def _parse_sli(raw: Any, source: str, slo: str, where: str) -> Sli:
         raise _fail(source, slo, f"{where}.comparator", f"must be '>=' or '<', got {comparator!r}")
     required = SLI_KINDS[name]
     if required is not None and comparator != required:
-        raise _fail(source, slo, f"{where}.comparator", f"a {name} SLI must use {required!r}")
+        raise _fail(source, slo, f"{where}.comparator", f"an {name} SLI must use {required!r}")
     target = raw["target"]
     if isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target):
         raise _fail(source, slo, f"{where}.target", f"must be a finite number, got {target!r}")
     if name in RATIO_SLIS:
         if METRICS_BY_NAME[metric].unit != "percent":
-            raise _fail(source, slo, f"{where}.metric", f"a {name} SLI needs a percentage metric")
+            raise _fail(source, slo, f"{where}.metric", f"an {name} SLI needs a percentage metric")
         if not 0 < target < 100:
-            raise _fail(source, slo, f"{where}.target", f"a {name} target is a percentage in (0, 100)")
+            raise _fail(source, slo, f"{where}.target", f"an {name} target is a percentage in (0, 100)")
     elif target < 0:
         raise _fail(source, slo, f"{where}.target", "must be >= 0")
     return Sli(name, metric, comparator, float(target))
