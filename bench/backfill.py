@@ -1,0 +1,171 @@
+"""Benchmark: a year of KPI backfill through Dagster vs the raw-SQL floor (issue 2, item 9).
+
+    .venv/bin/python bench/backfill.py [--events 10000000] [--reuse]
+
+Seeds N synthetic events (and N/20 audits) over 2025 into a scratch database on the warehouse
+server (embedded PostgreSQL, or TELEMETRY_DATABASE_URL's server), then in one run times:
+  (a) the floor: the plain INSERT ... SELECT ... GROUP BY statements for every metric at each
+      granularity over the whole year, into a scratch table, nothing else;
+  (b) `dagster asset materialize --select kpi_aggregations_{hourly,daily,weekly}
+      --partition-range <year>` with the project's dagster.yaml on PostgreSQL storage (a scratch
+      `..._dagster` database), i.e. what a user's backfill costs, process start-up included.
+Prints both, the ratio (target <= 3) and where (b)'s time goes: the window replace SQL, the asset
+checks, and Dagster (process start, run creation, per-partition event storage).
+Not a test: the machine is shared and noisy, so compare figures within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import sql
+
+from telemetry_pipeline import settings
+from telemetry_pipeline.demo.generate import copy_audits, copy_events
+from telemetry_pipeline.kpis.sql import kpi_insert
+from telemetry_pipeline.partitions import PERIODS, partitions_for
+from telemetry_pipeline.warehouse import embedded
+from telemetry_pipeline.warehouse.migrate import migrate
+from telemetry_pipeline.warehouse.resource import _libpq_url
+
+YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
+YEAR_END = datetime(2026, 1, 1, tzinfo=UTC)
+ASSETS = {"hour": "kpi_aggregations_hourly", "day": "kpi_aggregations_daily", "week": "kpi_aggregations_weekly"}
+
+
+def server_url() -> str:
+    configured = os.environ.get(settings.DATABASE_URL_ENV)
+    return _libpq_url(configured) if configured else embedded.server_url()
+
+
+def fresh_database(server: str, name: str) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    return embedded.ensure_database(server, name)
+
+
+def seed(url: str, n_events: int, reuse: bool) -> None:
+    with psycopg.connect(url) as conn:
+        have = conn.execute("select count(*) from public.telemetry_events").fetchone()[0]
+        if reuse and have == n_events:
+            print(f"seed: reusing {have:,} events")
+            return
+        conn.execute("truncate public.telemetry_events, public.slsa_audit_metrics, public.kpi_aggregations")
+        started = time.perf_counter()
+        events = copy_events(conn, n_events, YEAR_START, YEAR_END, seed=42)
+        audits = copy_audits(conn, max(n_events // 20, 1), YEAR_START, YEAR_END, seed=43)
+        conn.commit()
+        took = time.perf_counter() - started
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("vacuum analyze public.telemetry_events")
+        conn.execute("vacuum analyze public.slsa_audit_metrics")
+    print(f"seed: {events:,} events + {audits:,} audits in {took:.1f} s ({(events + audits) / took:,.0f} rows/s)")
+
+
+def year_window(granularity: str) -> tuple[str, str, datetime, datetime]:
+    """First/last partition keys covering 2025 and their combined [start, end)."""
+    partitions = partitions_for(granularity)
+    keys = [
+        k for k in partitions.get_partition_keys(current_time=YEAR_END + PERIODS["week"])
+        if partitions.time_window_for_partition_key(k).end > YEAR_START
+        and partitions.time_window_for_partition_key(k).start < YEAR_END
+    ]
+    first, last = keys[0], keys[-1]
+    return (first, last, partitions.time_window_for_partition_key(first).start,
+            partitions.time_window_for_partition_key(last).end)
+
+
+def floor(url: str) -> dict[str, float]:
+    """(a): the INSERT ... SELECT ... GROUP BY per granularity, nothing else."""
+    times: dict[str, float] = {}
+    with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
+        conn.execute("select count(*) from public.telemetry_events")  # warm the cache for both sides
+        conn.execute("create temp table bench_floor (like public.kpi_aggregations including defaults)")
+        for granularity in ASSETS:
+            _, _, start, end = year_window(granularity)
+            conn.execute("truncate bench_floor")
+            conn.execute("set work_mem = '256MB'")
+            started = time.perf_counter()
+            cur = conn.execute(
+                kpi_insert("bench_floor"),
+                {"granularity": granularity, "start": start, "end": end, "length": PERIODS[granularity]},
+            )
+            times[granularity] = time.perf_counter() - started
+            print(f"floor  {granularity:>4}: {times[granularity]:6.1f} s  ({cur.rowcount:,} rows)")
+        conn.rollback()
+    return times
+
+
+def through_dagster(url: str, dagster_url: str) -> dict[str, dict[str, float]]:
+    """(b): the CLI backfill per KPI asset, with the asset's own SQL/check timings."""
+    from dagster import AssetKey, DagsterInstance
+
+    home = tempfile.mkdtemp(prefix="tp-bench-dagster-")
+    shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", os.path.join(home, "dagster.yaml"))
+    env = {**os.environ, "DAGSTER_HOME": home, "DAGSTER_PG_URL": dagster_url, settings.DATABASE_URL_ENV: url}
+    results: dict[str, dict[str, float]] = {}
+    try:
+        for granularity, asset in ASSETS.items():
+            first, last, _, _ = year_window(granularity)
+            cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "telemetry_pipeline.definitions",
+                   "--select", asset, "--partition-range", f"{first}...{last}"]
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            total = time.perf_counter() - started
+            if proc.returncode != 0:
+                print(proc.stderr[-4000:])
+                raise SystemExit(f"dagster asset materialize failed for {asset}")
+            os.environ["DAGSTER_HOME"], os.environ["DAGSTER_PG_URL"] = home, dagster_url
+            with DagsterInstance.get() as instance:
+                record = instance.fetch_materializations(AssetKey(asset), limit=1).records[0]
+                metadata = record.asset_materialization.metadata
+                n = instance.get_materialized_partitions(AssetKey(asset))
+            sql_s, check_s = metadata["sql_seconds"].value, metadata["check_seconds"].value
+            results[granularity] = {"total": total, "sql": sql_s, "checks": check_s, "partitions": len(n)}
+            print(f"dagster {granularity:>4}: {total:6.1f} s  = SQL {sql_s:5.1f} + checks {check_s:5.1f}"
+                  f" + Dagster {total - sql_s - check_s:5.1f}  ({len(n):,} partitions)")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000_000, help="events to seed over 2025")
+    parser.add_argument("--reuse", action="store_true", help="keep an already-seeded bench database")
+    args = parser.parse_args()
+
+    server = server_url()
+    name = "tp_bench_backfill"
+    if args.reuse:
+        url = embedded.ensure_database(server, name)
+    else:
+        url = fresh_database(server, name)
+    migrate(url)
+    dagster_url = fresh_database(server, name + "_dagster").replace("postgresql://", "postgresql+psycopg2://", 1)
+    seed(url, args.events, args.reuse)
+
+    floor_times = floor(url)
+    dagster_times = through_dagster(url, dagster_url)
+    floor_total = sum(floor_times.values())
+    dagster_total = sum(r["total"] for r in dagster_times.values())
+    sql_total = sum(r["sql"] for r in dagster_times.values())
+    check_total = sum(r["checks"] for r in dagster_times.values())
+    print()
+    print(f"raw-SQL floor, 3 granularities : {floor_total:7.1f} s")
+    print(f"Dagster backfill, 3 assets     : {dagster_total:7.1f} s"
+          f"  (window SQL {sql_total:.1f} s, checks {check_total:.1f} s,"
+          f" Dagster bookkeeping {dagster_total - sql_total - check_total:.1f} s)")
+    print(f"ratio Dagster / floor          : {dagster_total / floor_total:7.2f}  (target <= 3)")
+
+
+if __name__ == "__main__":
+    main()
