@@ -19,6 +19,7 @@ import click
 import psycopg
 
 from telemetry_pipeline import settings
+from telemetry_pipeline.cadence import JOB_ASSETS
 from telemetry_pipeline.warehouse import embedded
 from telemetry_pipeline.warehouse.migrate import migrate
 from telemetry_pipeline.warehouse.resource import WarehouseResource, _libpq_url
@@ -26,12 +27,6 @@ from telemetry_pipeline.warehouse.resource import WarehouseResource, _libpq_url
 DAGSTER_PG_URL_ENV = "DAGSTER_PG_URL"
 EVENT_BATCH_SIZE = "1000"
 
-#: granularity -> the assets materialised together for the first-run backfill, upstream first
-BOOTSTRAP_LAYERS: dict[str, list[str]] = {
-    "hour": ["raw_events", "kpi_aggregations_hourly", "slo_status_hourly"],
-    "day": ["kpi_aggregations_daily", "slo_status_daily"],
-    "week": ["kpi_aggregations_weekly", "slo_status_weekly"],
-}
 
 
 def dagster_home() -> Path:
@@ -102,7 +97,7 @@ def bootstrap(days: int, seed: int) -> None:
 
         now = datetime.now(UTC)
         since = now - timedelta(days=days)
-        for granularity, keys in BOOTSTRAP_LAYERS.items():
+        for granularity, keys in JOB_ASSETS.items():
             partitions = partitions_for(granularity)
             in_range = [
                 k for k in partitions.get_partition_keys(current_time=now)
