@@ -443,7 +443,7 @@ def _audit_lines(rows: _Slice, incidents: Sequence[Incident]) -> tuple[str, int]
     status[hit] = "error"
     sha_ok[hit] = False
     predicate_ok[hit] = False
-    reason[outage] = "supabase sync failed: 503 Service Unavailable"
+    reason[hit] = "supabase sync failed: 503 Service Unavailable"
     duration[outage] += rng.uniform(30_000, 90_000, int(outage.sum()))  # retries before giving up
 
     # audits look at runs finished 1-3 hours earlier

@@ -112,6 +112,7 @@ def seed_demo(url: str, days: int = 90, seed: int = 7, end: datetime | None = No
     Deterministic for a given (seed, end, days); one transaction. The schema must exist (run
     the migrations first, as `telemetry-pipeline demo seed` does).
     """
+    seed_window(days, end)  # bad arguments fail before connecting
     with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
         return seed_into(conn, days=days, seed=seed, end=end)
 
