@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -77,8 +78,15 @@ def materialize_range(env: dict[str, str], keys: list[str], first: str, last: st
         "--select", ",".join(keys),
         "--partition-range", f"{first}...{last}",
     ]
-    click.echo(f"materialising {','.join(keys)} {first}...{last}")
-    subprocess.run(cmd, env=env, check=True, cwd=settings.PROJECT_ROOT)
+    log_path = settings.data_dir() / "logs" / f"bootstrap-{keys[0]}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    click.echo(f"materialising {','.join(keys)} {first}...{last} (log: {log_path})")
+    started = time.perf_counter()
+    with log_path.open("w") as log:
+        proc = subprocess.run(cmd, env=env, cwd=settings.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise click.ClickException(f"materialising {','.join(keys)} failed; see {log_path}")
+    click.echo(f"  done in {time.perf_counter() - started:.1f} s")
 
 
 def bootstrap(days: int, seed: int) -> None:
