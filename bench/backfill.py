@@ -5,7 +5,8 @@
 Seeds N synthetic events (and N/20 audits) over 2025 into a scratch database on the warehouse
 server (embedded PostgreSQL, or TELEMETRY_DATABASE_URL's server), then in one run times:
   (a) the floor: the plain INSERT ... SELECT ... GROUP BY statements for every metric at each
-      granularity over the whole year, into a scratch table, nothing else;
+      granularity over the whole year, into a scratch table, nothing else (run before and after
+      (b); the faster time counts);
   (b) `dagster asset materialize --select kpi_aggregations_{hourly,daily,weekly}
       --partition-range <year>` with the project's dagster.yaml on PostgreSQL storage (a scratch
       `..._dagster` database), i.e. what a user's backfill costs, process start-up included.
@@ -153,8 +154,12 @@ def main() -> None:
     dagster_url = fresh_database(server, name + "_dagster").replace("postgresql://", "postgresql+psycopg2://", 1)
     seed(url, args.events, args.reuse)
 
-    floor_times = floor(url)
+    # The floor runs before and after the Dagster backfills; the faster of the two counts, so a
+    # cold cache or a noisy neighbour cannot flatter the ratio.
+    first_floor = floor(url)
     dagster_times = through_dagster(url, dagster_url)
+    second_floor = floor(url)
+    floor_times = {g: min(first_floor[g], second_floor[g]) for g in ASSETS}
     floor_total = sum(floor_times.values())
     dagster_total = sum(r["total"] for r in dagster_times.values())
     sql_total = sum(r["sql"] for r in dagster_times.values())
