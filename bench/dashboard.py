@@ -1,0 +1,166 @@
+"""Benchmark: the dashboard API on a year of hourly KPIs computed from 10 million events.
+
+Builds the benchmark data the product's own way: `demo.generate.copy_events` COPYs N synthetic
+events (default 10,000,000) and audits over one year, `kpis.sql.replace_window` computes every
+catalog metric per hour, day and week, and `slos.sql.replace_window` evaluates the SLO catalog
+on them. Then it serves the dashboard on 127.0.0.1 (uvicorn, as `telemetry-pipeline dashboard`
+does) and times, over HTTP, 20 requests of each view after 2 warm-up requests:
+
+  kpis 1y hourly       /api/kpis over the whole year at hour granularity, every metric,
+                       downsampled in SQL to the default 1,000-point budget (the target:
+                       p95 < 200 ms);
+  baseline             the same view with max_points=20000, i.e. all 8,760 points per series
+                       (what the page would fetch without downsampling);
+  slo-status, violations  the same 1-year hourly view.
+
+Prints the data size, p50/p95/max per view and the ratios: p95 to the 200 ms budget, and the
+baseline's p95 to the downsampled one's.
+
+    .venv/bin/python bench/dashboard.py [--events 10000000] [--audits 500000] [--database NAME]
+
+The server is TELEMETRY_DATABASE_URL's when set, else the embedded PostgreSQL. Without
+--database a scratch database is created and dropped at the end; with --database NAME the data
+is kept and reused on the next run when already built (the build takes minutes, the timing
+seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import time
+import urllib.request
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import sql
+
+from telemetry_pipeline import settings
+from telemetry_pipeline.dashboard.app import create_app
+from telemetry_pipeline.dashboard.server import running
+from telemetry_pipeline.demo.generate import copy_audits, copy_events
+from telemetry_pipeline.kpis import sql as kpi_sql
+from telemetry_pipeline.slos import sql as slo_sql
+from telemetry_pipeline.slos.config import load_slos
+from telemetry_pipeline.warehouse import embedded
+from telemetry_pipeline.warehouse.migrate import migrate
+from telemetry_pipeline.warehouse.resource import _libpq_url
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+END = datetime(2026, 1, 1, tzinfo=UTC)
+BUDGET_MS = 200.0
+REQUESTS = 20
+WARMUP = 2
+
+
+def step(label: str, fn):
+    began = time.perf_counter()
+    out = fn()
+    print(f"  {label}: {time.perf_counter() - began:.1f} s", flush=True)
+    return out
+
+
+def build(url: str, events: int, audits: int) -> None:
+    """Events and audits for the year, then KPIs and SLO status at every granularity."""
+    catalog = load_slos()
+    with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
+        conn.execute("truncate public.telemetry_events, public.slsa_audit_metrics,"
+                     " public.kpi_aggregations, public.slo_status")
+        step(f"copy {events:,} events", lambda: copy_events(conn, events, START, END, seed=11))
+        step(f"copy {audits:,} audits", lambda: copy_audits(conn, audits, START, END, seed=12))
+        conn.commit()
+        step("analyze", lambda: conn.execute("analyze public.telemetry_events, public.slsa_audit_metrics"))
+        for granularity in ("hour", "day", "week"):
+            step(f"KPIs per {granularity}", lambda g=granularity: kpi_sql.replace_window(conn, g, START, END))
+            step(f"SLO status per {granularity}",
+                 lambda g=granularity: slo_sql.replace_window(conn, catalog, g, START, END))
+        conn.execute("analyze public.kpi_aggregations, public.slo_status")
+
+
+def data_size(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("public", table))).fetchone()[0]
+            for table in ("telemetry_events", "slsa_audit_metrics", "kpi_aggregations", "slo_status")
+        } | {
+            "hourly_kpi_rows": conn.execute(
+                "select count(*) from public.kpi_aggregations where aggregation_period = 'hour'"
+            ).fetchone()[0]
+        }
+
+
+def time_requests(url: str) -> tuple[list[float], int]:
+    """Milliseconds of REQUESTS sequential GETs (after WARMUP), and the response size."""
+    size = 0
+    for _ in range(WARMUP):
+        with urllib.request.urlopen(url) as response:
+            size = len(response.read())
+    samples = []
+    for _ in range(REQUESTS):
+        began = time.perf_counter()
+        with urllib.request.urlopen(url) as response:
+            response.read()
+            assert response.status == 200
+        samples.append((time.perf_counter() - began) * 1000)
+    return samples, size
+
+
+def p95(samples: list[float]) -> float:
+    """95th percentile, linear interpolation (numpy's default)."""
+    ordered = sorted(samples)
+    rank = 0.95 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--audits", type=int, default=500_000)
+    parser.add_argument("--database", help="keep the data in this database and reuse it when built")
+    args = parser.parse_args()
+    configured = os.environ.get(settings.DATABASE_URL_ENV)
+    server = _libpq_url(configured) if configured else embedded.server_url()
+    name = args.database or f"tp_bench_dashboard_{secrets.token_hex(3)}"
+    url = embedded.ensure_database(server, name)
+    try:
+        migrate(url)
+        size = data_size(url)
+        if size["telemetry_events"] != args.events or size["hourly_kpi_rows"] == 0:
+            print(f"building benchmark data in database {name} ({START:%Y-%m-%d} .. {END:%Y-%m-%d}):", flush=True)
+            build(url, args.events, args.audits)
+            size = data_size(url)
+        else:
+            print(f"reusing benchmark data in database {name}")
+        print("data: " + ", ".join(f"{k} {v:,}" for k, v in size.items()))
+
+        year = f"granularity=hour&from={START:%Y-%m-%dT%H:%M:%SZ}&to={END:%Y-%m-%dT%H:%M:%SZ}"
+        views = {
+            "kpis 1y hourly (downsampled)": f"/api/kpis?{year}",
+            "baseline: kpis 1y hourly, all points": f"/api/kpis?{year}&max_points=20000",
+            "slo-status 1y hourly": f"/api/slo-status?{year}",
+            "violations 1y hourly": f"/api/violations?{year}",
+        }
+        results: dict[str, float] = {}
+        with running(create_app(url)) as base:
+            for label, path in views.items():
+                samples, body = time_requests(base + path)
+                results[label] = p95(samples)
+                print(f"{label:40s} p50 {statistics.median(samples):7.1f} ms  p95 {results[label]:7.1f} ms  "
+                      f"max {max(samples):7.1f} ms  ({body / 1024:,.0f} KiB, {REQUESTS} requests)")
+        main_p95 = results["kpis 1y hourly (downsampled)"]
+        print(f"ratio p95 / {BUDGET_MS:.0f} ms budget: {main_p95 / BUDGET_MS:.2f} "
+              f"({'within' if main_p95 < BUDGET_MS else 'OVER'} budget)")
+        print(f"ratio baseline p95 / downsampled p95: "
+              f"{results['baseline: kpis 1y hourly, all points'] / main_p95:.1f}x")
+    finally:
+        if not args.database:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The KPI dashboard: a page with filters, time ranges and SLO status, and its JSON API."""
