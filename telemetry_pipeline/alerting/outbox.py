@@ -1,0 +1,177 @@
+"""Delivery state of the slo_alerts outbox: what is due, what succeeded, when to retry.
+
+Each channel result is committed on its own, right after the channel answered: a message that
+reached Slack is marked sent before anything else happens, so a crash, a failing email server
+or a daemon restart can never make it go out twice. Failures keep the alert pending with an
+exponential backoff (or Slack's Retry-After), so nothing is ever dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+#: channel name -> (state column, reference column); identifiers of our own schema only.
+CHANNEL_COLUMNS: dict[str, tuple[str, str]] = {
+    "slack": ("slack_state", "slack_ts"),
+    "email": ("email_state", "email_message_id"),
+}
+
+#: Retry schedule after a failed delivery: 15 s, 30 s, 60 s, 120 s, then every 5 minutes.
+BACKOFF_BASE = timedelta(seconds=15)
+BACKOFF_CAP = timedelta(minutes=5)
+
+#: Delivery passes exclude each other (a manual tick and the daemon, two daemons): a message is
+#: only ever in flight once. Arbitrary constant, distinct from the migration lock.
+_DELIVERY_LOCK = 7_240_030
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` failed ones (1 -> 15 s, doubling, capped)."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+
+
+@dataclass
+class DueAlert:
+    """A pending alert ready for a delivery attempt, with its channels' states."""
+
+    id: int
+    key: str
+    kind: str
+    resolves_key: str | None
+    payload: dict[str, Any]
+    attempts: int
+    states: dict[str, str]  # channel -> pending | sent | skipped
+    parent_states: dict[str, str] = field(default_factory=dict)  # resolved: its violation's states
+
+
+@contextmanager
+def delivery_lock(conn: psycopg.Connection) -> Iterator[bool]:
+    """Hold the outbox's delivery lock for the block; yields False if another pass holds it."""
+    got = conn.execute("select pg_try_advisory_lock(%s)", (_DELIVERY_LOCK,)).fetchone()[0]
+    try:
+        yield bool(got)
+    finally:
+        if got:
+            conn.execute("select pg_advisory_unlock(%s)", (_DELIVERY_LOCK,))
+
+
+def due_alerts(conn: psycopg.Connection, now: datetime, limit: int) -> list[DueAlert]:
+    """Pending alerts whose next attempt is due, oldest period first (a violation before its resolve)."""
+    rows = conn.execute(
+        """
+        select a.id, a.key, a.kind, a.resolves_key, a.payload, a.attempts, a.slack_state, a.email_state,
+               p.slack_state, p.email_state
+        from public.slo_alerts a
+        left join public.slo_alerts p on p.key = a.resolves_key
+        where a.state = 'pending' and a.next_attempt_at <= %s
+        order by a.period_start, a.id
+        limit %s
+        """,
+        (now, limit),
+    ).fetchall()
+    return [
+        DueAlert(
+            id=r[0], key=r[1], kind=r[2], resolves_key=r[3], payload=r[4], attempts=r[5],
+            states={"slack": r[6], "email": r[7]},
+            parent_states={"slack": r[8], "email": r[9]} if r[8] is not None else {},
+        )
+        for r in rows
+    ]
+
+
+def count_pending(conn: psycopg.Connection) -> int:
+    return conn.execute("select count(*) from public.slo_alerts where state = 'pending'").fetchone()[0]
+
+
+def skip_channel(conn: psycopg.Connection, channel: str) -> int:
+    """Mark an unconfigured channel 'skipped' on every pending alert; finish what that completes."""
+    state_col, _ = CHANNEL_COLUMNS[channel]
+    skipped = conn.execute(
+        sql.SQL(
+            "update public.slo_alerts set {col} = 'skipped', updated_at = now() "
+            "where state = 'pending' and {col} = 'pending'"
+        ).format(col=sql.Identifier(state_col))
+    ).rowcount
+    if skipped:
+        _finish_complete(conn, None)
+    return skipped
+
+
+def mark_channel_sent(
+    conn: psycopg.Connection, alert: DueAlert, channel: str, reference: str, now: datetime
+) -> bool:
+    """Record a successful delivery on one channel; returns True when the alert is now fully sent."""
+    state_col, ref_col = CHANNEL_COLUMNS[channel]
+    with conn.transaction():
+        conn.execute(
+            sql.SQL(
+                "update public.slo_alerts set {state} = 'sent', {ref} = %s, "
+                "updated_at = now() where id = %s"
+            ).format(state=sql.Identifier(state_col), ref=sql.Identifier(ref_col)),
+            (reference, alert.id),
+        )
+        alert.states[channel] = "sent"
+        return _finish_complete(conn, alert.id, now) > 0
+
+
+def mark_channel_skipped(conn: psycopg.Connection, alert: DueAlert, channel: str, now: datetime) -> bool:
+    """A resolved message whose violation never went to this channel skips it too."""
+    state_col, _ = CHANNEL_COLUMNS[channel]
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("update public.slo_alerts set {} = 'skipped', updated_at = now() where id = %s").format(
+                sql.Identifier(state_col)
+            ),
+            (alert.id,),
+        )
+        alert.states[channel] = "skipped"
+        return _finish_complete(conn, alert.id, now) > 0
+
+
+def mark_failed(
+    conn: psycopg.Connection, alert: DueAlert, error: str, now: datetime, retry_after: float | None
+) -> datetime:
+    """Keep the alert pending, count the attempt and schedule the next one; returns when."""
+    attempts = alert.attempts + 1
+    delay = timedelta(seconds=retry_after) if retry_after is not None else backoff(attempts)
+    next_at = now + delay
+    conn.execute(
+        """
+        update public.slo_alerts
+        set attempts = %s, last_error = %s, next_attempt_at = %s, updated_at = now()
+        where id = %s
+        """,
+        (attempts, error[:1000], next_at, alert.id),
+    )
+    alert.attempts = attempts
+    return next_at
+
+
+def _finish_complete(conn: psycopg.Connection, alert_id: int | None, now: datetime | None = None) -> int:
+    """Pending alerts with no channel left pending become 'sent'; their violation 'resolved'."""
+    rows = conn.execute(
+        """
+        update public.slo_alerts
+        set state = 'sent', updated_at = now(),
+            sent_at = case when 'sent' in (slack_state, email_state) then coalesce(%s, now()) end
+        where state = 'pending' and slack_state <> 'pending' and email_state <> 'pending'
+          and (%s::bigint is null or id = %s::bigint)
+        returning kind, resolves_key
+        """,
+        (now, alert_id, alert_id),
+    ).fetchall()
+    closed = [r[1] for r in rows if r[0] == "resolved" and r[1]]
+    if closed:
+        conn.execute(
+            "update public.slo_alerts set state = 'resolved', updated_at = now() "
+            "where key = any(%s) and state = 'sent'",
+            (closed,),
+        )
+    return len(rows)
