@@ -11,6 +11,8 @@ import os
 
 from dagster import Definitions, in_process_executor
 
+from telemetry_pipeline.alerting.resources import alerting_resources_from_env
+from telemetry_pipeline.alerting.sensor import slo_alert_sensor
 from telemetry_pipeline.audits.assets import slsa_audit_metrics
 from telemetry_pipeline.cadence import build_jobs_and_schedules
 from telemetry_pipeline.events.assets import raw_events
@@ -33,7 +35,8 @@ defs = Definitions(
     assets=[raw_events, slsa_audit_metrics, *KPI_ASSETS, *build_slo_assets()],
     jobs=jobs,
     schedules=schedules,
-    resources={"warehouse": warehouse_from_env()},
+    sensors=[slo_alert_sensor],
+    resources={"warehouse": warehouse_from_env(), **alerting_resources_from_env()},
     # Each run is a short chain of SQL steps; one process per step only added start-up time.
     executor=in_process_executor,
 )
