@@ -30,6 +30,7 @@ from telemetry_pipeline.demo.generate import (
     copy_audits,
     copy_events,
 )
+from telemetry_pipeline.demo.timeline import iso
 
 #: all events per hour on average (72 provenance generations and 72 validations among them)
 EVENTS_PER_HOUR = 300
@@ -75,7 +76,7 @@ class SeedSummary:
     def __str__(self) -> str:
         incidents = "; ".join(str(i) for i in self.incidents)
         return (
-            f"{self.events:,} events and {self.audits:,} audits over [{_iso(self.start)}, {_iso(self.end)}) "
+            f"{self.events:,} events and {self.audits:,} audits over [{iso(self.start)}, {iso(self.end)}) "
             f"in {self.seconds:.1f} s ({self.rows_per_second:,.0f} rows/s); incidents: {incidents}"
         )
 
@@ -173,7 +174,3 @@ def _insert_odd_rows(conn: psycopg.Connection, start: datetime, end: datetime) -
             rows,
         )
     return len(rows)
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from telemetry_pipeline.cli import cli
-from telemetry_pipeline.demo import generate
+from telemetry_pipeline.demo import timeline
+from telemetry_pipeline.demo.event_rows import EVENT_MIX
 from telemetry_pipeline.demo.generate import Incident, copy_audits, copy_events
 from telemetry_pipeline.demo.seed import ODD_ROWS, SeedSummary, seed_demo
 
@@ -257,13 +258,13 @@ def test_copy_events_exact_count_and_window_for_unaligned_bounds(warehouse) -> N
 def test_slices_stay_bounded_whatever_the_volume() -> None:
     """Memory is flat: 600k rows in one hour still arrive in slices of at most CHUNK_ROWS, in time order."""
     start = datetime(2025, 1, 6, 10, tzinfo=UTC)
-    shares = np.array(list(generate.EVENT_MIX.values()))
+    shares = np.array(list(EVENT_MIX.values()))
     sizes, last = [], None
-    for rows in generate._slices("n", 600_000, shares, start, start + timedelta(hours=1), 1, salt=1):
+    for rows in timeline.slices("n", 600_000, shares, start, start + timedelta(hours=1), 1, salt=1):
         sizes.append(len(rows.ts_us))
         assert last is None or rows.ts_us[0] >= last
         last = rows.ts_us[-1]
-    assert sum(sizes) == 600_000 and max(sizes) <= generate.CHUNK_ROWS and len(sizes) >= 12
+    assert sum(sizes) == 600_000 and max(sizes) <= timeline.CHUNK_ROWS and len(sizes) >= 12
 
 
 @pytest.mark.parametrize(
