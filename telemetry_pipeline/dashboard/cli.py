@@ -15,8 +15,13 @@ def dashboard(host: str, port: int) -> None:
     from telemetry_pipeline import settings
     from telemetry_pipeline.dashboard.app import create_app
     from telemetry_pipeline.dashboard.server import serve
+    from telemetry_pipeline.slos.config import SloConfigError, load_slos
     from telemetry_pipeline.warehouse.resource import WarehouseResource
 
+    try:
+        load_slos()  # a broken SLO catalog stops start-up here, naming the file and field
+    except SloConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     url = WarehouseResource(database_url=settings.database_url() or "").url()
     click.echo(f"dashboard on http://{host}:{port} (warehouse {settings.redact_url(url)})")
     serve(create_app(url), host=host, port=port)

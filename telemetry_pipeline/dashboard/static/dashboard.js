@@ -288,7 +288,7 @@
     if (kpis.downsampled) {
       traces.push({ x, y: m.points.max, name: "bucket max", mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false });
       traces.push({ x, y: m.points.min, name: "bucket min", mode: "lines", line: { width: 0 }, fill: "tonexty",
-        fillcolor: color + "22", hoverinfo: "skip", showlegend: false });
+        fillcolor: color + "30", hoverinfo: "skip", showlegend: false });
     }
     traces.push({
       x, y: m.points.value, name: m.name, type: "scatter", mode: x.length <= 60 ? "lines+markers" : "lines",
