@@ -51,7 +51,7 @@
 
   function fmtPeriod(iso, granularity) {
     if (!iso) return "—";
-    const d = iso.replace("T", " ").replace(":00Z", "");
+    const d = iso.replace("T", " ").slice(0, 16); // YYYY-MM-DD HH:MM (UTC)
     if (granularity === "hour") return d;
     return d.slice(0, 10) + (granularity === "week" ? " (week)" : "");
   }
@@ -320,7 +320,9 @@
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { family: "Inter, 'Liberation Sans', 'DejaVu Sans', sans-serif", size: 11, color: "#475569" },
       xaxis: { type: "date", range: xRange, gridcolor: "#eef2f7", linecolor: "#cbd5e1" },
-      yaxis: { gridcolor: "#eef2f7", zeroline: false, ticksuffix: m.unit === "percent" ? " %" : "", automargin: true },
+      yaxis: { gridcolor: "#eef2f7", zeroline: false, ticksuffix: m.unit === "percent" ? " %" : "", automargin: true,
+        // a rate cannot leave 0..100: keep autorange from padding past the bounds
+        autorangeoptions: m.unit === "percent" ? { clipmin: 0, clipmax: 100 } : { clipmin: 0 } },
       shapes,
     };
     if (!x.length) {
