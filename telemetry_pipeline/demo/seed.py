@@ -22,8 +22,6 @@ import psycopg
 
 from telemetry_pipeline.demo.generate import (
     AUDIT_SYNC_OUTAGE,
-    EVENT_MIX,
-    MIN_LOAD_RATIO,
     RUNNER_QUEUE,
     TLOG_OUTAGE,
     Incident,
@@ -150,15 +148,6 @@ def seed_into(conn: psycopg.Connection, days: int = 90, seed: int = 7, end: date
     events += _insert_odd_rows(conn, start, end)
     conn.commit()
     return SeedSummary(start, end, events, audits, incidents, time.perf_counter() - began)
-
-
-def min_hourly_expected() -> dict[str, float]:
-    """Lower bound of rows per full hour by stream (documented and asserted by the tests)."""
-    return {
-        "provenance.generation": EVENTS_PER_HOUR * EVENT_MIX["provenance.generation"] * MIN_LOAD_RATIO,
-        "provenance.validation": EVENTS_PER_HOUR * EVENT_MIX["provenance.validation"] * MIN_LOAD_RATIO,
-        "audits": AUDITS_PER_HOUR * MIN_LOAD_RATIO,
-    }
 
 
 def _insert_odd_rows(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
