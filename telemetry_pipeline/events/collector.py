@@ -52,12 +52,13 @@ class CollectorConfig:
     webhook_secret: str | None  # None: POST /v1/github/webhook answers 503
     max_body_bytes: int = env.DEFAULT_MAX_BODY_BYTES
     pool_size: int = 8
+    db_timeout: float = 5.0  # seconds to wait for a pooled connection before answering 503
 
     def __repr__(self) -> str:  # never show the secrets, e.g. in a traceback's locals
         return (
             f"CollectorConfig(database_url={settings.redact_url(self.database_url)!r}, "
             f"token={'***' if self.token else None}, webhook_secret={'***' if self.webhook_secret else None}, "
-            f"max_body_bytes={self.max_body_bytes}, pool_size={self.pool_size})"
+            f"max_body_bytes={self.max_body_bytes}, pool_size={self.pool_size}, db_timeout={self.db_timeout})"
         )
 
     @classmethod
@@ -180,7 +181,7 @@ def create_app(config: CollectorConfig) -> Starlette:
         min_size=1,
         max_size=config.pool_size,
         open=False,
-        timeout=10.0,
+        timeout=config.db_timeout,
         kwargs={"options": "-c TimeZone=UTC", "connect_timeout": 5},
         name="telemetry-collector",
     )
@@ -257,7 +258,7 @@ def create_app(config: CollectorConfig) -> Starlette:
         return JSONResponse(result.answer(), status_code=202)
 
     def database_ok(pool: ConnectionPool) -> bool:
-        with pool.connection(timeout=2.0) as conn:
+        with pool.connection(timeout=min(2.0, config.db_timeout)) as conn:
             conn.execute("select 1")
         return True
 

@@ -109,6 +109,7 @@ class Scan:
     now: datetime
     cursor: LateDataCursor
     changed: list[ChangedHour]
+    restarted: bool = False  # the cursor was (re)initialised at the current max ids
 
 
 _HORIZON = """
@@ -149,9 +150,11 @@ def scan(conn: psycopg.Connection, previous: LateDataCursor | None, lookback: ti
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read, read only")
         snapshot, clock, now, events_max, audits_max = conn.execute(_SNAPSHOT).fetchone()
-        if previous is None:  # first start: begin at the current max ids, do not re-run history
+        # First start, or the tables were emptied and their ids restarted (the floors would hide
+        # every new row): begin at the current max ids, do not re-run history.
+        if previous is None or events_max < previous.events_floor or audits_max < previous.audits_floor:
             fresh = LateDataCursor(snapshot, events_max, audits_max, [[clock.timestamp(), events_max, audits_max]])
-            return Scan(now, fresh, [])
+            return Scan(now, fresh, [], restarted=True)
         rows = conn.execute(
             _CHANGED_HOURS,
             {
@@ -245,8 +248,9 @@ def build_late_data_sensor(jobs: Sequence[Any]) -> SensorDefinition:
             result = scan(conn, previous, config.late_data_lookback())
         requests = plan_runs(result.changed, result.now)
         cursor = result.cursor.to_json()
-        if previous is None:
-            return SensorResult(skip_reason=SkipReason("first tick: starting at the current max ids"), cursor=cursor)
+        if result.restarted:
+            why = "first tick" if previous is None else "ids restarted (tables emptied)"
+            return SensorResult(skip_reason=SkipReason(f"{why}: starting at the current max ids"), cursor=cursor)
         if not requests:
             hours = len(result.changed)
             why = f"{hours} changed hour(s), none closed and past its scheduled run" if hours else "no new rows"
