@@ -16,6 +16,7 @@ from telemetry_pipeline.alerting.sensor import slo_alert_sensor
 from telemetry_pipeline.audits.assets import slsa_audit_metrics
 from telemetry_pipeline.cadence import build_jobs_and_schedules
 from telemetry_pipeline.events.assets import raw_events
+from telemetry_pipeline.events.late_data import build_late_data_sensor
 from telemetry_pipeline.kpis.assets import KPI_ASSETS
 from telemetry_pipeline.slos.assets import build_slo_assets
 from telemetry_pipeline.warehouse import warehouse_from_env
@@ -35,7 +36,7 @@ defs = Definitions(
     assets=[raw_events, slsa_audit_metrics, *KPI_ASSETS, *build_slo_assets()],
     jobs=jobs,
     schedules=schedules,
-    sensors=[slo_alert_sensor],
+    sensors=[slo_alert_sensor, build_late_data_sensor(jobs)],
     resources={"warehouse": warehouse_from_env(), **alerting_resources_from_env()},
     # Each run is a short chain of SQL steps; one process per step only added start-up time.
     executor=in_process_executor,
