@@ -56,6 +56,7 @@ SERIES_SPLIT = 2
 STATEMENT_TIMEOUT_MS = 15000
 
 WORK_MEM = "32MB"
+APPLICATION_NAME = "telemetry-dashboard"
 
 Clock = Callable[[], datetime]
 
@@ -114,6 +115,7 @@ def create_app(database_url: str, *, clock: Clock = _now, pool_size: int = POOL_
         name="dashboard",
         kwargs={
             "autocommit": True,
+            "application_name": APPLICATION_NAME,  # tells DBAs (and bench/dashboard.py) whose sessions these are
             # Read-only: the dashboard never writes, whatever a bug might try.
             # work_mem: a year of hourly buckets (~24k groups) hashes in memory instead of spilling.
             # random_page_cost: the covering series index (sql/0040) is cached like the table;
