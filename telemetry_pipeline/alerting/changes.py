@@ -60,7 +60,7 @@ class MaterializationScan:
     """
 
     def __init__(
-        self, instance: DagsterInstance, after_storage_id: int, *, page_size: int = 1000, max_pages: int = 50
+        self, instance: DagsterInstance, after_storage_id: int, *, page_size: int = 200, max_pages: int = 250
     ) -> None:
         self.instance = instance
         self.after = after_storage_id

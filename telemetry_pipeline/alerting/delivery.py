@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,7 +91,7 @@ def deliver(
     now: Callable[[], datetime],
     log: logging.Logger | logging.LoggerAdapter,
     *,
-    batch: int = 500,
+    batch: int = 100,
     budget_seconds: float = 25.0,
 ) -> DeliveryReport:
     """Deliver due alerts; `conn` must be autocommit (each result is committed on its own)."""
@@ -116,25 +116,44 @@ def deliver(
                 report.skipped_channels.append(channel.name)
                 if skipped:
                     log.info("%s; %d pending alerts skip it", channel.not_configured_reason(), skipped)
-        started = time.monotonic()
+        # Each channel result is its own commit; not waiting for its WAL flush (~5 ms on a busy
+        # disk) is what keeps a burst of 1,000 alerts inside one tick. The result is durable
+        # against any crash of this process at once, and against a crash of the PostgreSQL
+        # server itself within ~0.6 s (3 x wal_writer_delay): only that could re-send a message.
+        conn.execute("set synchronous_commit = off")
+        deadline = time.monotonic() + budget_seconds
         with ExitStack() as stack:
             senders: dict[str, Sender] = {}
             broken: set[str] = set()
-            # channel states of this pass's alerts: a violation sent a moment ago lets its
-            # resolved message (later in the same batch) go out in the same pass
-            states_by_key: dict[str, dict[str, str]] = {}
-            for alert in outbox.due_alerts(conn, now(), batch):
-                states_by_key[alert.key] = alert.states
-                if alert.resolves_key in states_by_key:
-                    alert.parent_states = dict(states_by_key[alert.resolves_key])
-                if time.monotonic() - started > budget_seconds:
-                    log.info("delivery budget of %.0f s used; the rest is due next tick", budget_seconds)
-                    break
+            for alert in _due_in_batches(conn, now, batch):
                 if len(broken) == len(active):
+                    break
+                if time.monotonic() > deadline:
+                    log.info("delivery budget of %.0f s used; the rest is due next tick", budget_seconds)
                     break
                 _deliver_one(conn, alert, active, senders, broken, stack, now, log, report)
         report.pending_left = outbox.count_pending(conn)
     return report
+
+
+def _due_in_batches(
+    conn: psycopg.Connection, now: Callable[[], datetime], batch: int
+) -> Iterator[outbox.DueAlert]:
+    """Every alert due at the start of the pass, once, `batch` payloads in memory at a time.
+
+    A resolved message whose violation was still pending when its batch was read looks at the
+    violation again: sent a moment ago in this pass, it lets the resolve go out in this pass too.
+    """
+    after: tuple[datetime, int] | None = None
+    while True:
+        due = outbox.due_alerts(conn, now(), batch, after)
+        for alert in due:
+            after = alert.position
+            if alert.resolves_key and "pending" in alert.parent_states.values():
+                alert.parent_states = outbox.channel_states(conn, alert.resolves_key)
+            yield alert
+        if len(due) < batch:
+            return
 
 
 def _deliver_one(

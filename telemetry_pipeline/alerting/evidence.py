@@ -12,7 +12,6 @@ per tick, never for suppressed backfill history), one statement per metric.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import psycopg
@@ -63,22 +62,20 @@ def attach_tags(conn: psycopg.Connection, alert_ids: Sequence[int]) -> int:
     """Add `tags` (offending release tags, most frequent first) to these alerts' payloads."""
     if not alert_ids:
         return 0
-    rows = conn.execute(
+    groups = conn.execute(
         """
-        select id, payload->>'metric', payload->>'comparator'
+        select payload->>'metric', payload->>'comparator', array_agg(id)
         from public.slo_alerts
         where id = any(%s) and kind <> 'resolved' and not payload ? 'tags'
+        group by 1, 2
         """,
         (list(alert_ids),),
     ).fetchall()
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for alert_id, metric_name, comparator in rows:
-        if metric_name in METRICS_BY_NAME and comparator in (">=", "<"):
-            groups[(metric_name, comparator)].append(alert_id)
     updated = 0
-    for (metric_name, comparator), ids in groups.items():
-        metric = METRICS_BY_NAME[metric_name]
-        condition = offending_rows(metric, comparator)
+    for metric_name, comparator, ids in groups:
+        if metric_name not in METRICS_BY_NAME or comparator not in (">=", "<"):
+            continue
+        condition = offending_rows(METRICS_BY_NAME[metric_name], comparator)
         if condition is None:
             continue
         statement = sql.SQL(
@@ -104,6 +101,7 @@ def attach_tags(conn: psycopg.Connection, alert_ids: Sequence[int]) -> int:
             ) t
             where u.id = t.id
             """
-        ).format(rows=sql.SQL(_ROWS[metric.source]), condition=condition, limit=sql.Literal(MAX_TAGS))
+        ).format(rows=sql.SQL(_ROWS[METRICS_BY_NAME[metric_name].source]), condition=condition,
+                 limit=sql.Literal(MAX_TAGS))
         updated += conn.execute(statement, {"ids": ids}).rowcount
     return updated

@@ -49,6 +49,7 @@ class DueAlert:
     attempts: int
     states: dict[str, str]  # channel -> pending | sent | skipped
     parent_states: dict[str, str] = field(default_factory=dict)  # resolved: its violation's states
+    position: tuple[datetime, int] | None = None  # (period_start, id): the delivery order
 
 
 @contextmanager
@@ -62,28 +63,43 @@ def delivery_lock(conn: psycopg.Connection) -> Iterator[bool]:
             conn.execute("select pg_advisory_unlock(%s)", (_DELIVERY_LOCK,))
 
 
-def due_alerts(conn: psycopg.Connection, now: datetime, limit: int) -> list[DueAlert]:
-    """Pending alerts whose next attempt is due, oldest period first (a violation before its resolve)."""
+def due_alerts(
+    conn: psycopg.Connection, now: datetime, limit: int, after: tuple[datetime, int] | None = None
+) -> list[DueAlert]:
+    """Pending alerts whose next attempt is due, oldest period first (a violation before its resolve).
+
+    `after` is the (period_start, id) of the last alert of the previous batch: a pass reads the
+    due alerts in batches (bounded memory) and visits each once.
+    """
     rows = conn.execute(
         """
         select a.id, a.key, a.kind, a.resolves_key, a.payload, a.attempts, a.slack_state, a.email_state,
-               p.slack_state, p.email_state
+               p.slack_state, p.email_state, a.period_start
         from public.slo_alerts a
         left join public.slo_alerts p on p.key = a.resolves_key
-        where a.state = 'pending' and a.next_attempt_at <= %s
+        where a.state = 'pending' and a.next_attempt_at <= %(now)s
+          and (%(after_start)s::timestamptz is null or (a.period_start, a.id) > (%(after_start)s, %(after_id)s))
         order by a.period_start, a.id
-        limit %s
+        limit %(limit)s
         """,
-        (now, limit),
+        {"now": now, "limit": limit, "after_start": after[0] if after else None,
+         "after_id": after[1] if after else None},
     ).fetchall()
     return [
         DueAlert(
             id=r[0], key=r[1], kind=r[2], resolves_key=r[3], payload=r[4], attempts=r[5],
             states={"slack": r[6], "email": r[7]},
             parent_states={"slack": r[8], "email": r[9]} if r[8] is not None else {},
+            position=(r[10], r[0]),
         )
         for r in rows
     ]
+
+
+def channel_states(conn: psycopg.Connection, key: str) -> dict[str, str]:
+    """The per-channel states of one alert, read now."""
+    row = conn.execute("select slack_state, email_state from public.slo_alerts where key = %s", (key,)).fetchone()
+    return {"slack": row[0], "email": row[1]} if row else {}
 
 
 def count_pending(conn: psycopg.Connection) -> int:
@@ -108,31 +124,49 @@ def mark_channel_sent(
     conn: psycopg.Connection, alert: DueAlert, channel: str, reference: str, now: datetime
 ) -> bool:
     """Record a successful delivery on one channel; returns True when the alert is now fully sent."""
-    state_col, ref_col = CHANNEL_COLUMNS[channel]
-    with conn.transaction():
-        conn.execute(
-            sql.SQL(
-                "update public.slo_alerts set {state} = 'sent', {ref} = %s, "
-                "updated_at = now() where id = %s"
-            ).format(state=sql.Identifier(state_col), ref=sql.Identifier(ref_col)),
-            (reference, alert.id),
-        )
-        alert.states[channel] = "sent"
-        return _finish_complete(conn, alert.id, now) > 0
+    alert.states[channel] = "sent"
+    return _set_channel(conn, alert.id, channel, "sent", reference, now)
 
 
 def mark_channel_skipped(conn: psycopg.Connection, alert: DueAlert, channel: str, now: datetime) -> bool:
     """A resolved message whose violation never went to this channel skips it too."""
-    state_col, _ = CHANNEL_COLUMNS[channel]
-    with conn.transaction():
-        conn.execute(
-            sql.SQL("update public.slo_alerts set {} = 'skipped', updated_at = now() where id = %s").format(
-                sql.Identifier(state_col)
+    alert.states[channel] = "skipped"
+    return _set_channel(conn, alert.id, channel, "skipped", None, now)
+
+
+def _set_channel(
+    conn: psycopg.Connection, alert_id: int, channel: str, value: str, reference: str | None, now: datetime
+) -> bool:
+    """One statement (one commit: the delivery pass is on an autocommit connection): set the
+    channel's state, finish the alert when no channel is left pending, and mark the violation
+    a finished resolved message closes as 'resolved'."""
+    state_col, ref_col = CHANNEL_COLUMNS[channel]
+    (other_col,) = (cols[0] for name, cols in CHANNEL_COLUMNS.items() if name != channel)
+    row = conn.execute(
+        sql.SQL(
+            """
+            with done as (
+              update public.slo_alerts a
+              set {state} = %(value)s, {ref} = coalesce(%(ref)s, a.{ref}), updated_at = now(),
+                  state = case when a.{other} <> 'pending' then 'sent' else a.state end,
+                  sent_at = case when a.{other} <> 'pending' and 'sent' in (%(value)s, a.{other})
+                                 then %(now)s else a.sent_at end
+              where a.id = %(id)s and a.state = 'pending'
+              returning a.state, a.kind, a.resolves_key
             ),
-            (alert.id,),
-        )
-        alert.states[channel] = "skipped"
-        return _finish_complete(conn, alert.id, now) > 0
+            closed as (
+              update public.slo_alerts p set state = 'resolved', updated_at = now()
+              from done
+              where done.kind = 'resolved' and done.state = 'sent'
+                and p.key = done.resolves_key and p.state = 'sent'
+              returning p.id
+            )
+            select state, (select count(*) from closed) from done
+            """
+        ).format(state=sql.Identifier(state_col), ref=sql.Identifier(ref_col), other=sql.Identifier(other_col)),
+        {"value": value, "ref": reference, "now": now, "id": alert_id},
+    ).fetchone()
+    return row is not None and row[0] == "sent"
 
 
 def mark_failed(

@@ -8,11 +8,16 @@ sleep.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
+from telemetry_pipeline.alerting.delivery import deliver
 from telemetry_pipeline.alerting.email import EmailAlertResource
 from telemetry_pipeline.alerting.outbox import backoff
+from telemetry_pipeline.alerting.rules import record_alerts
+from telemetry_pipeline.alerting.sensor import channels_of
 from telemetry_pipeline.alerting.slack import SlackAlertResource
+from telemetry_pipeline.slos.config import load_slos
 from telemetry_pipeline_tests.alerting.conftest import SLACK_TOKEN
 from telemetry_pipeline_tests.alerting.slo_rows import Row, age_retries, alerts, materialize, period
 from telemetry_pipeline_tests.alerting.test_alert_rules import fresh
@@ -145,3 +150,27 @@ def test_no_channel_configured_keeps_alerts_pending(sensor, db, slack_api, smtp)
     assert "recorded 2 alerts to send" in summary and "2 pending" in summary
     assert {(a["state"], a["slack_state"], a["email_state"]) for a in alerts(db)} == {("pending", "pending", "pending")}
     assert slack_api.requests == [] and smtp.mails == []
+
+
+def test_a_pass_reads_due_alerts_in_small_batches_and_still_resolves_in_order(sensor, db, warehouse, slack_api):
+    """batch=2 over 3 violations and 3 resolves: each alert is visited once, resolves after violations."""
+    rows = []
+    for slo, sli in (("validation", "availability"), ("audit_observer", "availability"),
+                     ("provenance_generation", "error_rate")):
+        bad, good = (90.0, 100.0) if sli == "availability" else (5.0, 0.0)
+        rows += [fresh(Row(slo, sli, "hour", period("hour", 2), bad, 50)),
+                 fresh(Row(slo, sli, "hour", period("hour", 1), good, 50))]
+    materialize(db, sensor.instance, rows)
+    with warehouse.connect(autocommit=True) as conn:
+        with conn.transaction():
+            recorded = record_alerts(conn, load_slos(), "hour", [r.period_start for r in rows])
+        assert len(recorded.pending_ids) == 6
+        channels = channels_of(sensor.resources["slack"], EmailAlertResource())
+        report = deliver(conn, channels, lambda: datetime.now(UTC), logging.getLogger("test"), batch=2)
+    assert report.sent == {"slack": 6} and report.pending_left == 0
+    texts = [t.split(":")[0] for t in slack_api.texts()]
+    assert len(texts) == len(set(texts)) == 6
+    for slo in ("validation", "audit_observer", "provenance_generation"):
+        fired = next(i for i, t in enumerate(texts) if t.startswith(f"[FIRING] SLO {slo} "))
+        resolved = next(i for i, t in enumerate(texts) if t.startswith(f"[RESOLVED] SLO {slo} "))
+        assert fired < resolved
