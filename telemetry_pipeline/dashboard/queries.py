@@ -65,7 +65,8 @@ def _sli_params(slis: list[SliRef]) -> dict[str, list[Any]]:
 _SLIS = """unnest(%(c_slo)s::text[], %(c_sli)s::text[], %(c_metric)s::text[], %(c_min)s::int[])
            with ordinality as c(slo_name, sli, metric_name, min_sample, ord)"""
 
-#: Bucketed points of every metric. PostgreSQL builds each metric's value arrays as JSON text and
+#: Bucketed points of every metric, aggregated in float8 over the covering index of sql/0041.
+#: PostgreSQL builds each metric's value arrays as JSON text and
 #: returns the buckets as indexes on the view's grid (origin + i * stride), which Python turns
 #: into timestamps once per grid position for all metrics: a year of hourly rows is ~210k
 #: index-only-scanned rows in and ~24k buckets out, and formatting those numbers and timestamps
@@ -75,12 +76,12 @@ _SERIES = """
 with buckets as (
   select metric_name,
          date_bin(%(stride)s, period_start, %(origin)s) as bucket,
-         avg(metric_value)::float8 as value, min(metric_value)::float8 as low, max(metric_value)::float8 as high,
+         avg(value_float8) as value, min(value_float8) as low, max(value_float8) as high,
          sum(sample_size)::bigint as sample_size, count(*) as periods
   from public.kpi_aggregations
   where aggregation_period = %(granularity)s and metric_name = any(%(metrics)s)
     and period_start >= %(origin)s and period_start < %(end)s
-    and metric_value not in ('NaN', 'Infinity', '-Infinity')  -- not JSON numbers
+    and value_float8 is not null  -- NaN / out of float8 range (sql/0041): no JSON number for them
   group by 1, 2
   order by 1, 2
 )
