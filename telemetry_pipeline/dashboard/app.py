@@ -10,6 +10,7 @@ broken slos.yaml stops start-up with the file and field named.
 from __future__ import annotations
 
 import gzip
+import html
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -52,6 +54,8 @@ HERE = Path(__file__).parent
 POOL_SIZE = 6
 #: /api/kpis reads its metrics in this many slices at once (one PostgreSQL core each).
 SERIES_SPLIT = 2
+#: How long a request waits for a pooled connection before answering 503.
+CONNECTION_WAIT_S = 10.0
 #: No dashboard query should take long; a runaway one is cut rather than piling up behind it.
 STATEMENT_TIMEOUT_MS = 15000
 
@@ -101,10 +105,18 @@ def _catalog_json(catalog: SloCatalog) -> dict[str, Any]:
     }
 
 
-def create_app(database_url: str, *, clock: Clock = _now, pool_size: int = POOL_SIZE) -> Starlette:
+def create_app(
+    database_url: str,
+    *,
+    clock: Clock = _now,
+    pool_size: int = POOL_SIZE,
+    wait_timeout: float = CONNECTION_WAIT_S,
+) -> Starlette:
     """The dashboard over the warehouse at `database_url` (a libpq URL).
 
     `clock` answers "now" for the quick ranges (24h, 7d, ...); tests pin it to make views exact.
+    The pool connects in the background: the server starts even while the warehouse is down
+    and answers 503 until it is reachable (after `wait_timeout` seconds per request).
     """
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     pool = ConnectionPool(
@@ -112,13 +124,14 @@ def create_app(database_url: str, *, clock: Clock = _now, pool_size: int = POOL_
         min_size=1,
         max_size=pool_size,
         open=False,
+        timeout=wait_timeout,
         name="dashboard",
         kwargs={
             "autocommit": True,
             "application_name": APPLICATION_NAME,  # tells DBAs (and bench/dashboard.py) whose sessions these are
             # Read-only: the dashboard never writes, whatever a bug might try.
             # work_mem: a year of hourly buckets (~24k groups) hashes in memory instead of spilling.
-            # random_page_cost: the covering series index (sql/0040) is cached like the table;
+            # random_page_cost: the covering series index (sql/0041) is cached like the table;
             # at the default 4 the planner reads the twice-larger heap instead.
             "options": f"-c TimeZone=UTC -c default_transaction_read_only=on "
                        f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c work_mem={WORK_MEM} "
@@ -129,7 +142,7 @@ def create_app(database_url: str, *, clock: Clock = _now, pool_size: int = POOL_
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         load_slos()  # a broken catalog stops start-up, naming file and field
-        pool.open(wait=True, timeout=30)
+        pool.open(wait=False)
         try:
             yield
         finally:
@@ -186,10 +199,19 @@ def create_app(database_url: str, *, clock: Clock = _now, pool_size: int = POOL_
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
-        detail = getattr(exc, "detail", "not found")
+        detail = str(getattr(exc, "detail", "not found"))
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": detail}, status_code=status)
-        return HTMLResponse(f"<h1>{status}</h1><p>{detail}</p>", status_code=status)
+        return HTMLResponse(f"<h1>{status}</h1><p>{html.escape(detail)}</p>", status_code=status)
+
+    async def warehouse_down(request: Request, exc: Exception) -> Response:
+        # The details (host, port, user) go to the log, not to whoever asked.
+        log.warning("dashboard: warehouse error on %s: %s", request.url.path, exc)
+        return JSONResponse(
+            {"error": f"warehouse unavailable ({type(exc).__name__}); see the dashboard's log"},
+            status_code=503,
+            headers={"Retry-After": "10"},
+        )
 
     return Starlette(
         routes=[
@@ -202,6 +224,6 @@ def create_app(database_url: str, *, clock: Clock = _now, pool_size: int = POOL_
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
         middleware=[Middleware(GZipMiddleware, minimum_size=2048)],
-        exception_handlers={ParamError: bad_parameter, HTTPException: not_found},
+        exception_handlers={ParamError: bad_parameter, HTTPException: not_found, psycopg.Error: warehouse_down},
         lifespan=lifespan,
     )

@@ -13,6 +13,8 @@ from urllib.parse import quote
 import plotly
 import pytest
 
+from telemetry_pipeline.dashboard.app import create_app
+from telemetry_pipeline.dashboard.server import running
 from telemetry_pipeline.kpis.catalog import METRICS
 from telemetry_pipeline_tests.dashboard.conftest import get
 
@@ -319,3 +321,16 @@ def test_plotly_is_served_from_the_python_package(dashboard: str) -> None:
     with urllib.request.urlopen(request) as response:
         assert response.headers["Content-Encoding"] == "gzip"
         assert gzip.decompress(response.read()) == shipped
+
+
+def test_warehouse_down_is_a_503_that_keeps_connection_details_to_the_log() -> None:
+    # nothing listens on port 1: the pool never gets a connection
+    app = create_app("postgresql://someuser:s3cret@127.0.0.1:1/nowhere", wait_timeout=0.5)
+    with running(app) as base:
+        for path in ("/api/kpis", "/api/slo-status", "/healthz"):
+            status, body = get(base, path)
+            assert status == 503, path
+            assert body["error"].startswith("warehouse unavailable")
+            assert not any(s in body["error"] for s in ("127.0.0.1", "someuser", "s3cret"))
+        status, body = get(base, "/api/kpis?granularity=minute")  # parameters are checked first
+        assert (status, body["param"]) == (400, "granularity")

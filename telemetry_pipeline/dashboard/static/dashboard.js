@@ -155,8 +155,9 @@
   // ---------- data ----------
   async function fetchJson(path, qs) {
     const response = await fetch(path + (qs ? "?" + qs : ""), { headers: { Accept: "application/json" } });
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.error || `${path}: HTTP ${response.status}`);
+    let body = null;
+    try { body = await response.json(); } catch (_) { /* not JSON: report the status below */ }
+    if (!response.ok || body === null) throw new Error(body?.error || `${path}: HTTP ${response.status} ${response.statusText}`);
     return body;
   }
 
