@@ -95,7 +95,7 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
     target = f"{comparator} {format_value(payload.get('target'), metric)}"
     observed = format_value(payload.get("value"), metric)
     budget = payload.get("budget_remaining")
-    budget_text = f"{_trim(float(budget), 2)} %" if budget is not None else "n/a (no error budget)"
+    budget_text = f"{_trim(float(budget), 2)} %" if budget is not None else "n/a"
 
     status = "RESOLVED" if kind == "resolved" else "FIRING"
     if kind == "violation":
@@ -124,6 +124,9 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
             f"{sli} was {observed} against {target}."
         )
     subject = f"[{status}] {headline}"
+    # The header is plain_text, where Slack documents no entity decoding: it holds only the SLO
+    # and SLI names (validated identifiers) and fixed words, never the window rule's '&' and '>'.
+    header = subject.split(" (", 1)[0] if kind.startswith("burn_") else subject
     tags = [str(t) for t in payload.get("tags") or []]
     link = partition_url(granularity, start)
     runbook = payload.get("runbook_url")
@@ -150,13 +153,13 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
         subject=subject,
         text=text,
         slack_text=slack_escape(f"{subject}: {summary}"),
-        blocks=_blocks(subject, summary, facts, link, runbook, payload.get("description")),
+        blocks=_blocks(header, summary, facts, link, runbook, payload.get("description")),
         html=_html(subject, summary, facts, link, runbook),
     )
 
 
 def _blocks(
-    subject: str, summary: str, facts: list[tuple[str, str]], link: str, runbook: str | None,
+    header: str, summary: str, facts: list[tuple[str, str]], link: str, runbook: str | None,
     description: str | None,
 ) -> list[dict[str, Any]]:
     fields = [{"type": "mrkdwn", "text": f"*{slack_escape(n)}*\n{slack_escape(v)}"} for n, v in facts]
@@ -164,7 +167,7 @@ def _blocks(
     if runbook:
         links.append(f"<{slack_escape(runbook)}|Runbook>")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": slack_escape(subject)[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": slack_escape(header)[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(summary)}},
         {"type": "section", "fields": fields[:10]},
     ]

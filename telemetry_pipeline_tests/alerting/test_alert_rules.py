@@ -214,7 +214,11 @@ def test_burn_rate_alerts_one_per_episode_saying_which_windows_fired(sensor, db,
     ])
     burn_texts = [t for t in slack_api.texts() if "burning" in t]
     assert len(burn_texts) == 2
-    page = next(t for t in burn_texts if t.startswith("[FIRING] SLO provenance_generation"))
+    page_message = next(m for m in slack_api.messages if m["text"].startswith(
+        "[FIRING] SLO provenance_generation / availability burning"))
+    assert page_message["blocks"][0]["text"]["text"] == (
+        "[FIRING] SLO provenance_generation / availability burning error budget")
+    page = page_message["text"]
     assert "(page: 1h&gt;=14.4)" in page
     assert "the 1-hour window burns the error budget at &gt;= 14.4x (fast burn)" in page
     assert "burn rates 1h 30x, 6h 8x, 3d 1.5x" in page
