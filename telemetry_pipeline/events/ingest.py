@@ -1,5 +1,5 @@
-"""Bulk ingest of NDJSON events: validate each line in Python, COPY the valid ones through a
-staging table, quarantine the rest, skip duplicates by event_id.
+"""Bulk ingest of NDJSON events: validate each line in Python, COPY the valid ones, quarantine
+the rest, skip duplicates by event_id.
 
 Why this shape:
 - Memory is constant: the input is read line by line and handed on in chunks of CHUNK_LINES;
@@ -7,10 +7,20 @@ Why this shape:
 - Speed: validation (Python, the reader thread) and PostgreSQL (the writer thread, which mostly
   waits on the socket and so releases the GIL) run at the same time on the two cores, so the
   wall time is about the slower of the two, not their sum.
-- Each chunk is one transaction: COPY into a temporary staging table (`on commit delete rows`),
-  one set-based `insert ... select ... on conflict (event_id) do nothing` into telemetry_events,
-  and the chunk's rejected lines COPYed into telemetry_events_rejected. A chunk is stored whole
-  or not at all; an interrupted ingest keeps the chunks committed before it.
+- Each chunk is one transaction, stored whole or not at all (an interrupted ingest keeps the
+  chunks committed before it): the chunk's rejected lines are COPYed into
+  telemetry_events_rejected, and its events go in by one of two paths:
+    fast path: the reader drops lines repeating an event_id earlier in the same chunk, and the
+      rows are COPYed straight into telemetry_events; the unique index on event_id refuses
+      the whole COPY if one of them is stored already (by an earlier chunk or file, or a
+      concurrent collector request);
+    safe path (then, and for the chunks after it until one meets no stored id): COPY into a
+      temporary staging table (`on commit delete rows`) and one set-based
+      `insert ... select ... on conflict (event_id) do nothing`.
+  Measured on 1M events, the staging path alone reached 0.46x plain COPY (it writes and reads
+  every row twice) and a per-chunk `event_id = any(...)` lookup cost ~100 ms per chunk; the
+  optimistic COPY costs nothing when there is nothing to skip, and an input full of repeats
+  pays one refused COPY and then stays on the safe path (docs/collection.md).
 - Should PostgreSQL still refuse a chunk the validator passed, the chunk is replayed one row per
   transaction and the row it refuses is quarantined as `db_rejected`, so one odd line never
   sinks the run.
@@ -46,6 +56,9 @@ _CREATE_STAGING = """
 """
 _COPY_STAGING = (
     "copy telemetry_events_staging (event_type, event_timestamp, run_id, tag, metadata, event_id) from stdin"
+)
+_COPY_EVENTS = (
+    "copy public.telemetry_events (event_type, event_timestamp, run_id, tag, metadata, event_id) from stdin"
 )
 _INSERT_FROM_STAGING = """
     insert into public.telemetry_events (event_type, event_timestamp, run_id, tag, metadata, event_id)
@@ -110,12 +123,14 @@ class IngestSummary:
 @dataclass
 class _Chunk:
     rows: list[bytes] = field(default_factory=list)  # COPY text rows of the valid events
+    event_ids: list[str | None] = field(default_factory=list)  # of each row
     line_numbers: list[int] = field(default_factory=list)
     raw_lines: list[bytes] = field(default_factory=list)
     rejects: list[Rejected] = field(default_factory=list)
+    repeated: int = 0  # valid lines whose event_id an earlier line of this chunk has
 
     def __len__(self) -> int:
-        return len(self.rows) + len(self.rejects)
+        return len(self.rows) + len(self.rejects) + self.repeated
 
 
 def copy_text(value: str) -> str:
@@ -149,6 +164,7 @@ class _Writer(threading.Thread):
         self.accepted = 0
         self.duplicates = 0
         self.db_rejected = 0
+        self.fast_path = True
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -162,17 +178,34 @@ class _Writer(threading.Thread):
 
     def _store(self, chunk: _Chunk) -> None:
         try:
-            with self.conn.transaction():
-                inserted = self._copy_and_insert(chunk.rows)
-                quarantine(self.conn, chunk.rejects, source=self.source, batch_id=self.batch_id)
+            inserted = self._store_fast(chunk) if self.fast_path else None
+            if inserted is None:
+                with self.conn.transaction():
+                    inserted = self._insert_via_staging(chunk.rows)
+                    quarantine(self.conn, chunk.rejects, source=self.source, batch_id=self.batch_id)
+                self.fast_path = inserted == len(chunk.rows)  # no stored ids met: try the fast path again
             refused = 0
         except (psycopg.DataError, psycopg.IntegrityError):
             inserted, refused = self._store_row_by_row(chunk)
         self.accepted += inserted
-        self.duplicates += len(chunk.rows) - refused - inserted
+        self.duplicates += len(chunk.rows) - refused - inserted + chunk.repeated
         self.db_rejected += refused
 
-    def _copy_and_insert(self, rows: list[bytes]) -> int:
+    def _store_fast(self, chunk: _Chunk) -> int | None:
+        """COPY straight into the table; None when the unique index refused an id already stored."""
+        try:
+            with self.conn.transaction():
+                if chunk.rows:
+                    with self.conn.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
+                        copy.write(b"".join(chunk.rows))
+                quarantine(self.conn, chunk.rejects, source=self.source, batch_id=self.batch_id)
+        except psycopg.errors.UniqueViolation:
+            self.fast_path = False  # this input repeats stored ids: stay on the safe path for a while
+            return None
+        return len(chunk.rows)
+
+    def _insert_via_staging(self, rows: list[bytes]) -> int:
+        """Safe path: COPY into the staging table, insert what is not stored yet."""
         if not rows:
             return 0
         with self.conn.cursor() as cursor:
@@ -192,7 +225,7 @@ class _Writer(threading.Thread):
         for row, line_number, raw in zip(chunk.rows, chunk.line_numbers, chunk.raw_lines, strict=True):
             try:
                 with self.conn.transaction():
-                    inserted += self._copy_and_insert([row])
+                    inserted += self._insert_via_staging([row])
             except (psycopg.DataError, psycopg.IntegrityError) as exc:
                 detail = (exc.diag.message_primary or type(exc).__name__)[:200]
                 refused.append(
@@ -251,6 +284,7 @@ def _read(
     readline = stream.readline
     rejected = summary.rejected
     chunk = _Chunk()
+    chunk_ids: set[str] = set()
     line_number = 0
     next_report = time.monotonic() + progress_every
     while line := readline(MAX_LINE_BYTES + 1):
@@ -272,12 +306,20 @@ def _read(
                 chunk.rejects.append(Rejected.of(line_number, error, line.rstrip(b"\r\n")))
                 rejected[error.code] += 1
             else:
+                event_id = event.event_id
+                if event_id is not None:
+                    if event_id in chunk_ids:
+                        chunk.repeated += 1
+                        continue
+                    chunk_ids.add(event_id)
                 chunk.rows.append(copy_row(event))
+                chunk.event_ids.append(event_id)
                 chunk.line_numbers.append(line_number)
                 chunk.raw_lines.append(line)
         if len(chunk) >= CHUNK_LINES:
             _hand_over(writer, chunk)
             chunk = _Chunk()
+            chunk_ids = set()
             if progress is not None and time.monotonic() >= next_report:
                 progress(line_number, position() if position else 0, total_bytes)
                 next_report = time.monotonic() + progress_every

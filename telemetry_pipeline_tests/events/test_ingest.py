@@ -6,6 +6,8 @@ import gzip
 import io
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -172,7 +174,10 @@ def test_a_row_postgresql_refuses_is_quarantined_and_the_rest_of_its_chunk_kept(
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         conn.execute(ingest_module._CREATE_STAGING)
         writer = ingest_module._Writer(conn, "ingest:test", "batch-1")
-        chunk = ingest_module._Chunk([good, refused], [1, 2], [b"line one\n", b"line two\n"], [])
+        chunk = ingest_module._Chunk(
+            rows=[good, refused], event_ids=["kept", None], line_numbers=[1, 2],
+            raw_lines=[b"line one\n", b"line two\n"],
+        )
         writer._store(chunk)
     assert (writer.accepted, writer.duplicates, writer.db_rejected) == (1, 0, 1)
     assert rows(warehouse.url(), "select event_id from public.telemetry_events") == [("kept",)]
@@ -180,6 +185,39 @@ def test_a_row_postgresql_refuses_is_quarantined_and_the_rest_of_its_chunk_kept(
         warehouse.url(), "select line_number, reason_code, raw from public.telemetry_events_rejected"
     )
     assert (line_number, code, raw) == (2, "db_rejected", "line two")
+
+
+def test_an_id_stored_by_another_writer_meanwhile_sends_the_chunk_down_the_staging_path(warehouse):
+    """The fast path looks ids up, then COPYs; a collector storing one of them in between must
+    not fail the chunk: the unique index refuses the COPY and the chunk is redone with
+    `on conflict do nothing`."""
+    rows = [ingest_module.copy_row(ingest_module.parse_event(orjson.dumps(event(n, event_id=f"r{n}")))) for n in (1, 2)]
+    chunk = ingest_module._Chunk(rows=rows, event_ids=["r1", "r2"], line_numbers=[1, 2], raw_lines=[b"1", b"2"])
+    url = warehouse.url()
+    with psycopg.connect(url) as other, psycopg.connect(url, autocommit=True) as conn:
+        other.execute(
+            "insert into public.telemetry_events (event_type, event_id, metadata) values ('x', 'r2', '{}')"
+        )  # not committed yet: invisible to the lookup, and the COPY will wait on it
+        conn.execute(ingest_module._CREATE_STAGING)
+        writer = ingest_module._Writer(conn, "ingest:test", "batch-2")
+        worker = threading.Thread(target=writer._store, args=(chunk,))
+        worker.start()
+        with psycopg.connect(url, autocommit=True) as watch:
+            deadline = time.monotonic() + 30
+            while not watch.execute(
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                "and wait_event_type = 'Lock'"
+            ).fetchone()[0]:
+                assert time.monotonic() < deadline, "the COPY never waited on the other transaction"
+                time.sleep(0.01)  # polling a database condition, bounded by the deadline
+        other.commit()
+        worker.join(30)
+    assert (writer.accepted, writer.duplicates) == (1, 1)
+    assert rows_of(url) == [("r1", 1001), ("r2", None)]
+
+
+def rows_of(url: str) -> list[tuple]:
+    return rows(url, "select event_id, run_id from public.telemetry_events order by event_id")
 
 
 def test_progress_is_reported_while_reading(warehouse, tmp_path: Path, monkeypatch):
