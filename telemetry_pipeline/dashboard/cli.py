@@ -7,6 +7,18 @@ import click
 from telemetry_pipeline.dashboard.server import DEFAULT_HOST, DEFAULT_PORT
 
 
+def pending_migrations(url: str) -> list[str]:
+    """sql/ files not yet applied to the warehouse at `url` (read-only check)."""
+    import psycopg
+
+    from telemetry_pipeline.warehouse.migrate import discover
+
+    with psycopg.connect(url) as conn:
+        exists = conn.execute("select to_regclass('public.schema_migrations') is not null").fetchone()[0]
+        done = {r[0] for r in conn.execute("select version from public.schema_migrations")} if exists else set()
+    return [m.name for m in discover() if m.version not in done]
+
+
 @click.command("dashboard")
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
@@ -23,6 +35,13 @@ def dashboard(host: str, port: int) -> None:
     except SloConfigError as exc:
         raise click.ClickException(str(exc)) from None
     url = WarehouseResource(database_url=settings.database_url() or "").url()
+    # The dashboard only reads; a schema behind the code would fail every request, so say it now.
+    pending = pending_migrations(url)
+    if pending:
+        raise click.ClickException(
+            f"the warehouse schema is behind this code (pending: {', '.join(pending)}); "
+            "run `telemetry-pipeline db migrate` first"
+        )
     click.echo(f"dashboard on http://{host}:{port} (warehouse {settings.redact_url(url)})")
     serve(create_app(url), host=host, port=port)
 

@@ -13,7 +13,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 from telemetry_pipeline import settings
+from telemetry_pipeline.warehouse import embedded
+from telemetry_pipeline.warehouse.migrate import migrate
 
 STARTUP_TIMEOUT = 60.0
 
@@ -92,3 +97,21 @@ def test_help_names_host_and_port() -> None:
     result = subprocess.run(_command("--help"), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "--host" in result.stdout and "127.0.0.1" in result.stdout and "3001" in result.stdout
+
+
+def test_schema_behind_the_code_stops_start_up_naming_the_migration(pg_server_url: str) -> None:
+    name = f"tp_test_dash_{os.getpid()}"
+    url = embedded.ensure_database(pg_server_url, name)
+    try:
+        migrate(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            latest = conn.execute("select version, name from public.schema_migrations order by version desc").fetchone()
+            conn.execute("delete from public.schema_migrations where version = %s", (latest[0],))
+        env = dict(os.environ, **{settings.DATABASE_URL_ENV: url})
+        result = subprocess.run(_command("--port", str(_free_port())), env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode != 0
+        assert f"pending: {latest[1]}" in result.stderr and "telemetry-pipeline db migrate" in result.stderr
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
