@@ -5,6 +5,7 @@ Rules of the pass:
   pending alerts (when no channel at all is configured, alerts simply stay pending);
 - the first failure of a channel ends that channel for this pass (Slack down must not cost one
   timeout per alert); the failed alert backs off, the others keep their turn for the next tick;
+- a channel that asked us to wait (429 + Retry-After) is paused for every alert until then;
 - a resolved message goes to a channel only after its violation went there;
 - the pass stops starting new sends after `budget_seconds`, so a tick stays well inside
   Dagster's sensor timeout; what is left is due on the next tick.
@@ -125,6 +126,10 @@ def deliver(
         with ExitStack() as stack:
             senders: dict[str, Sender] = {}
             broken: set[str] = set()
+            for name, until in outbox.paused_channels(conn, now()).items():
+                if any(c.name == name for c in active):
+                    broken.add(name)
+                    log.info("%s is paused until %s (it asked us to wait)", name, f"{until:%H:%M:%S}Z")
             for alert in _due_in_batches(conn, now, batch):
                 if len(broken) == len(active):
                     break
@@ -189,6 +194,8 @@ def _deliver_one(
             broken.add(name)
             report.failed[name] = exc.reason
             next_at = outbox.mark_failed(conn, alert, f"{name}: {exc.reason}", now(), exc.retry_after)
+            if exc.retry_after is not None:
+                outbox.pause_channel(conn, name, next_at, exc.reason)
             log.warning(
                 "alert %s not delivered on %s: %s; retry at %s (attempt %d)",
                 alert.key, name, exc.reason, f"{next_at:%Y-%m-%d %H:%M:%S}Z", alert.attempts,

@@ -23,9 +23,11 @@ CHANNEL_COLUMNS: dict[str, tuple[str, str]] = {
     "email": ("email_state", "email_message_id"),
 }
 
-#: Retry schedule after a failed delivery: 15 s, 30 s, 60 s, 120 s, then every 5 minutes.
+#: Retry schedule of one alert after a failed delivery: 15 s, 30 s, then every minute. A pass
+#: gives a failing channel up after its first failure, so however many alerts are pending a
+#: down channel costs one request per tick; a short cap means little delay once it is back.
 BACKOFF_BASE = timedelta(seconds=15)
-BACKOFF_CAP = timedelta(minutes=5)
+BACKOFF_CAP = timedelta(minutes=1)
 
 #: Delivery passes exclude each other (a manual tick and the daemon, two daemons): a message is
 #: only ever in flight once. Arbitrary constant, distinct from the migration lock.
@@ -186,6 +188,27 @@ def mark_failed(
     )
     alert.attempts = attempts
     return next_at
+
+
+def pause_channel(conn: psycopg.Connection, channel: str, until: datetime, reason: str) -> None:
+    """Do not call `channel` before `until` (it asked us to wait), whichever alert is due."""
+    conn.execute(
+        """
+        insert into public.slo_alert_channel_pauses (channel, paused_until, reason) values (%s, %s, %s)
+        on conflict (channel) do update
+        set paused_until = greatest(excluded.paused_until, slo_alert_channel_pauses.paused_until),
+            reason = excluded.reason, updated_at = now()
+        """,
+        (channel, until, reason),
+    )
+
+
+def paused_channels(conn: psycopg.Connection, now: datetime) -> dict[str, datetime]:
+    """Channels still inside a pause, with its end."""
+    rows = conn.execute(
+        "select channel, paused_until from public.slo_alert_channel_pauses where paused_until > %s", (now,)
+    ).fetchall()
+    return dict(rows)
 
 
 def _finish_complete(conn: psycopg.Connection, alert_id: int | None, now: datetime | None = None) -> int:

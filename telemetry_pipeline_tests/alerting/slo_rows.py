@@ -114,6 +114,7 @@ def age_retries(conn: psycopg.Connection) -> None:
     conn.execute(
         "update public.slo_alerts set next_attempt_at = now() - interval '1 second' where state = 'pending'"
     )
+    conn.execute("update public.slo_alert_channel_pauses set paused_until = now() - interval '1 second'")
 
 
 HOUR = timedelta(hours=1)
