@@ -163,9 +163,9 @@ def _blocks(
     description: str | None,
 ) -> list[dict[str, Any]]:
     fields = [{"type": "mrkdwn", "text": f"*{slack_escape(n)}*\n{slack_escape(v)}"} for n, v in facts]
-    links = [f"<{slack_escape(link)}|Open the partition in Dagster>"]
+    links = [f"<{_slack_url(link)}|Open the partition in Dagster>"]
     if runbook:
-        links.append(f"<{slack_escape(runbook)}|Runbook>")
+        links.append(f"<{_slack_url(runbook)}|Runbook>")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": slack_escape(header)[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(summary)}},
@@ -175,6 +175,11 @@ def _blocks(
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(description)}]})
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": " · ".join(links)}})
     return blocks
+
+
+def _slack_url(url: str) -> str:
+    """A URL inside Slack's <url|label>: escaped, and a '|' (which would end the URL) encoded."""
+    return slack_escape(url.replace("|", "%7C"))
 
 
 def _html(subject: str, summary: str, facts: list[tuple[str, str]], link: str, runbook: str | None) -> str:

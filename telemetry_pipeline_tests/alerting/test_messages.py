@@ -61,6 +61,11 @@ def test_daily_and_weekly_links_and_periods():
     assert "/assets/slo_status_weekly?partition=2025-03-03|" in weekly.blocks[-1]["text"]["text"]
 
 
+def test_a_runbook_url_cannot_change_its_link():
+    message = render("violation", {**PAYLOAD, "runbook_url": "https://x.example/a|<!here>"})
+    assert message.blocks[-1]["text"]["text"].endswith("<https://x.example/a%7C&lt;!here&gt;|Runbook>")
+
+
 def test_value_formatting():
     assert format_value(97.5, "provenance_availability") == "97.5 %"
     assert format_value(99.9999, "provenance_availability") == "100 %"
