@@ -85,7 +85,7 @@ class EmailAlertResource(ConfigurableResource):
                     if self.username:
                         session.login(self.username, self.password)
                 session.send_message(email, from_addr=self.sender, to_addrs=self.recipient_list())
-            except (smtplib.SMTPException, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - SMTP, socket, TLS or encoding: stay pending
                 _close(session)
                 session = None
                 raise DeliveryFailed(f"{where}: {type(exc).__name__}: {_safe(exc)}") from None

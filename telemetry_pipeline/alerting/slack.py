@@ -8,6 +8,7 @@ request is retried on a later tick with backoff instead of blocking this one.
 
 from __future__ import annotations
 
+import os
 import urllib.error
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,7 +73,7 @@ class SlackAlertResource(SlackResource):
                 if isinstance(exc.reason, TimeoutError):
                     raise DeliveryFailed(f"Slack did not answer within {self.timeout_seconds:g} s") from None
                 raise DeliveryFailed(f"Slack unreachable: {exc.reason}") from None
-            except (OSError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever the client raises, the alert must stay pending
                 raise DeliveryFailed(f"Slack request failed: {type(exc).__name__}") from None
             return str(response.get("ts") or "")
 
@@ -107,6 +108,10 @@ def slack_from_env() -> SlackAlertResource:
     resolution), so a deployment without Slack loads fine and the sensor skips the channel.
     """
     kwargs: dict[str, object] = {}
+    if env.is_set(env.SLACK_API_BASE_URL):
+        raw = os.environ[env.SLACK_API_BASE_URL].strip()
+        if not raw.startswith(("http://", "https://")):
+            raise ValueError(f"{env.SLACK_API_BASE_URL}={raw!r} is not an http(s) URL")
     for field_name, variable in (
         ("token", env.SLACK_BOT_TOKEN),
         ("channel", env.SLACK_CHANNEL),

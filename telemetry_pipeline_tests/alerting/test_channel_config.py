@@ -36,6 +36,9 @@ def test_unset_environment_gives_unconfigured_channels(clean_env):
 
 
 def test_bad_values_stop_start_up_naming_the_variable(clean_env):
+    clean_env.setenv("SLACK_API_BASE_URL", "slack.example.org/api")
+    with pytest.raises(ValueError, match=r"SLACK_API_BASE_URL='slack.example.org/api' is not an http\(s\) URL"):
+        slack_from_env()
     clean_env.setenv("SMTP_PORT", "25x")
     with pytest.raises(ValueError, match=r"SMTP_PORT='25x' is not a TCP port"):
         email_from_env()
