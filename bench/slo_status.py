@@ -111,10 +111,11 @@ def dagster_run(url: str, storage_url: str, days: int) -> None:
     from dagster import instance_for_test, materialize
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+    from telemetry_pipeline.dagster_tuning import apply_defaults
     from telemetry_pipeline.partitions import partition_key_for
     from telemetry_pipeline.slos.assets import build_slo_asset
 
-    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    apply_defaults()  # the same Dagster switches the code location sets
     asset = build_slo_asset("hour", load_slos())
     last = START + timedelta(days=days) - timedelta(hours=1)
     tags = {ASSET_PARTITION_RANGE_START_TAG: partition_key_for(START, "hour"),

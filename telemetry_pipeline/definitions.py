@@ -7,28 +7,21 @@ the file, SLO and field named.
 
 from __future__ import annotations
 
-import os
-
 from dagster import Definitions, in_process_executor
 
 from telemetry_pipeline.alerting.resources import alerting_resources_from_env
 from telemetry_pipeline.alerting.sensor import slo_alert_sensor
 from telemetry_pipeline.audits.assets import slsa_audit_metrics
 from telemetry_pipeline.cadence import build_jobs_and_schedules
+from telemetry_pipeline.dagster_tuning import apply_defaults
 from telemetry_pipeline.events.assets import raw_events
 from telemetry_pipeline.events.late_data import build_late_data_sensor
 from telemetry_pipeline.kpis.assets import KPI_ASSETS
 from telemetry_pipeline.slos.assets import build_slo_assets
 from telemetry_pipeline.warehouse import warehouse_from_env
 
-# Dagster writes one event per partition; batching those writes is what makes a single-run
-# backfill of thousands of partitions affordable (SPEC section 9). Dagster reads this only from
-# the environment of the process that executes the run, which imports this module.
-os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
-# One "materialization planned" event per asset for a single-run range instead of one per
-# partition (~100 s of one-connection-per-event inserts for a year of hours). Dagster then does
-# not mark the range's partitions failed when such a run fails; a re-run repairs them.
-os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")
+# Batch Dagster's per-partition event writes in every process that loads this location.
+apply_defaults()
 
 jobs, schedules = build_jobs_and_schedules()
 

@@ -21,12 +21,12 @@ import psycopg
 
 from telemetry_pipeline import settings
 from telemetry_pipeline.cadence import JOB_ASSETS
+from telemetry_pipeline.dagster_tuning import DAGSTER_ENV_DEFAULTS
 from telemetry_pipeline.warehouse import embedded
 from telemetry_pipeline.warehouse.migrate import migrate
 from telemetry_pipeline.warehouse.resource import WarehouseResource, _libpq_url
 
 DAGSTER_PG_URL_ENV = "DAGSTER_PG_URL"
-EVENT_BATCH_SIZE = "1000"
 
 
 
@@ -57,7 +57,8 @@ def dagster_environment() -> dict[str, str]:
     env = dict(os.environ)
     env["DAGSTER_HOME"] = str(home)
     env[DAGSTER_PG_URL_ENV] = dagster_storage_url()
-    env.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
+    for name, value in DAGSTER_ENV_DEFAULTS.items():
+        env.setdefault(name, value)
     return env
 
 
@@ -148,7 +149,7 @@ def dev(host: str, port: int, days: int, seed: int, no_bootstrap: bool) -> None:
 def env_cmd() -> None:
     """Print `export` lines that point dagster CLI commands at the project's instance."""
     env = dagster_environment()
-    for name in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV, "DAGSTER_EVENT_BATCH_SIZE"):
+    for name in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV, *DAGSTER_ENV_DEFAULTS):
         click.echo(f"export {name}={env[name]!s}")
 
 

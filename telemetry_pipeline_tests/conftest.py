@@ -17,11 +17,15 @@ import pytest
 from psycopg import sql
 
 from telemetry_pipeline import settings
+from telemetry_pipeline.dagster_tuning import apply_defaults
 from telemetry_pipeline.warehouse import embedded
 from telemetry_pipeline.warehouse.migrate import migrate
 from telemetry_pipeline.warehouse.resource import WarehouseResource, _libpq_url
 
 #: Tables holding data (truncated between tests); the rest of the schema stays.
+# Tests run Dagster with the same switches as the product, whichever test imports definitions first.
+apply_defaults()
+
 DATA_TABLES = ("telemetry_events", "slsa_audit_metrics", "kpi_aggregations", "slo_status")
 
 

@@ -142,7 +142,7 @@ class WindowResult:
     values: dict[datetime, dict[str, float]] = field(default_factory=dict)
 
 
-def _check_window(granularity: str, start: datetime, end: datetime) -> None:
+def check_window(granularity: str, start: datetime, end: datetime) -> None:
     if granularity not in PERIODS:
         raise ValueError(f"unknown granularity {granularity!r}; expected one of {sorted(PERIODS)}")
     if start.tzinfo is None or end.tzinfo is None:
@@ -163,7 +163,7 @@ def replace_window(
     Runs in one transaction (delete + insert) under an advisory lock per granularity, so a crash
     leaves the old window intact and concurrent writers of overlapping windows take turns.
     """
-    _check_window(granularity, start, end)
+    check_window(granularity, start, end)
     result = WindowResult(granularity, start, end)
     params = {"granularity": granularity, "start": start, "end": end, "length": PERIODS[granularity]}
     with conn.transaction():

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from telemetry_pipeline.kpis.sql import WindowResult, _check_window
+from telemetry_pipeline.kpis.sql import WindowResult, check_window
 from telemetry_pipeline.slos import budgets
 from telemetry_pipeline.slos.config import SloCatalog
 
@@ -167,7 +167,7 @@ def replace_window(
     One transaction (delete + insert) under an advisory lock per granularity, as the KPI writer:
     a crash leaves the old rows, and overlapping writers take turns.
     """
-    _check_window(granularity, start, end)
+    check_window(granularity, start, end)
     statement, params = slo_insert(catalog, granularity)
     params.update(granularity=granularity, read_from=start - budgets.LOOKBACK[granularity], start=start, end=end)
     window = (granularity, start, end)
