@@ -172,7 +172,12 @@ def parse_timestamp(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidEvent("bad_timestamp", f"not ISO 8601: {_clip(repr(value))}") from None
+        try:  # RFC 3339 allows a lower-case "z"; Python's parser does not
+            parsed = datetime.fromisoformat(value[:-1] + "Z") if value.endswith("z") else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise InvalidEvent("bad_timestamp", f"not ISO 8601: {_clip(repr(value))}") from None
     if parsed.tzinfo is None:
         raise InvalidEvent("bad_timestamp", "no UTC offset")
     try:

@@ -46,6 +46,7 @@ def with_metadata(**changes) -> bytes:
         (line(event_timestamp="yesterday"), "bad_timestamp: not ISO 8601: 'yesterday'"),
         (line(event_timestamp=1741083072), "bad_timestamp: must be an ISO 8601 string, got a number"),
         (line(event_timestamp="2025-02-30T00:00:00Z"), "bad_timestamp: not ISO 8601: '2025-02-30T00:00:00Z'"),
+        (line(event_timestamp="2025-02-30T00:00:00z"), "bad_timestamp: not ISO 8601: '2025-02-30T00:00:00z'"),
         (line(run_id="12a"), "bad_run_id: must be an integer, got a string"),
         (line(run_id=1.5), "bad_run_id: must be an integer"),
         (line(run_id=True), "bad_run_id: must be an integer, got a boolean"),
@@ -100,6 +101,7 @@ def test_a_valid_event_is_normalised_to_utc_and_compact_json():
         {"metadata": {"status": "error", "duration_ms": None, "artifact_size_bytes": " 12e3 "}},
         {"event_timestamp": "2025-03-04T10:11:12.123456789+00:00"},
         {"event_timestamp": "2025-03-04 10:11:12-05:30"},
+        {"event_timestamp": "2025-03-04T10:11:12.5z"},  # RFC 3339 allows lower-case z
         {"tag": "multi\nline\ttag\\"},
     ],
 )
