@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import logging
@@ -138,6 +139,20 @@ def test_an_oversized_chunked_body_is_413_while_streaming(collector, warehouse):
     assert response.status == 413
     conn.close()
     assert query(warehouse.url(), "select count(*) from public.telemetry_events") == [(0,)]
+
+
+def test_a_gzip_batch_is_accepted_and_a_gzip_bomb_refused(collector, warehouse):
+    body = gzip.compress(b"".join(orjson.dumps(event(n)) + b"\n" for n in range(3)))
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Encoding": "gzip"}
+    status, answer = request(collector, "/v1/events", body, headers)
+    assert (status, answer["accepted"]) == (202, 3)
+    bomb = gzip.compress(b" " * (10 * 64 * 1024))  # 640 KiB of blanks in ~1 KiB
+    assert len(bomb) < 64 * 1024
+    assert request(collector, "/v1/events", bomb, headers)[0] == 413
+    assert request(collector, "/v1/events", b"not gzip", headers) == (400, {"error": "body is not valid gzip"})
+    status, answer = request(collector, "/v1/events", body, {**headers, "Content-Encoding": "br"})
+    assert status == 415 and "'br' is not supported" in answer["error"]
+    assert query(warehouse.url(), "select count(*) from public.telemetry_events") == [(3,)]
 
 
 def test_an_empty_body_is_400(collector):
