@@ -21,6 +21,20 @@ SMTP_USERNAME = "SMTP_USERNAME"
 SMTP_PASSWORD = "SMTP_PASSWORD"
 SMTP_STARTTLS = "SMTP_STARTTLS"
 
+#: How burn-rate alerts reach people: "inline" (default) puts the window pair that fired into the
+#: violation message of the same hour and sends nothing more, so every message is one SPEC section 7
+#: implies; "separate" also sends each burn episode as its own page/ticket message.
+ALERT_BURN_RATE_MESSAGES = "ALERT_BURN_RATE_MESSAGES"
+BURN_MODES = ("inline", "separate")
+
+
+def burn_rate_messages() -> str:
+    """The burn-rate delivery mode; an unknown value stops the sensor naming the variable."""
+    mode = (os.environ.get(ALERT_BURN_RATE_MESSAGES) or "inline").strip().lower()
+    if mode not in BURN_MODES:
+        raise ValueError(f"{ALERT_BURN_RATE_MESSAGES}={mode!r}: expected one of {', '.join(BURN_MODES)}")
+    return mode
+
 
 def is_set(name: str) -> bool:
     """Set and not blank (an empty variable counts as unset)."""

@@ -113,16 +113,7 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
         urgency = "page" if kind == "burn_page" else "ticket"
         windows = payload.get("burn_alert_windows") or ""
         headline = f"SLO {slo} / {sli} burning error budget ({urgency}: {windows})"
-        rates = ", ".join(
-            f"{label} {_trim(float(payload[k]), 2)}x"
-            for label, k in (("1h", "burn_rate_1h"), ("6h", "burn_rate_6h"), ("3d", "burn_rate_3d"))
-            if payload.get(k) is not None
-        )
-        summary = (
-            f"Burn-rate {urgency}: {BURN_WINDOWS.get(windows, windows)} "
-            f"(window pair {windows}; burn rates {rates or 'n/a'}) in the {period}; "
-            f"{sli} was {observed} against {target}."
-        )
+        summary = f"Burn-rate {_burn_text(payload)} in the {period}; {sli} was {observed} against {target}."
     subject = f"[{status}] {headline}"
     # The header is plain_text, where Slack documents no entity decoding: it holds only the SLO
     # and SLI names (validated identifiers) and fixed words, never the window rule's '&' and '>'.
@@ -139,6 +130,8 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
         ("Sample size", f"{int(payload.get('sample_size') or 0):,}"),
         ("Error budget left (30 d)", budget_text),
     ]
+    if kind == "violation" and payload.get("burn_alert"):
+        facts.append(("Burn rate", _burn_text(payload)))
     if tags:
         facts.append(("Releases involved", ", ".join(tags)))
 
@@ -156,6 +149,18 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
         blocks=_blocks(header, summary, facts, link, runbook, payload.get("description")),
         html=_html(subject, summary, facts, link, runbook),
     )
+
+
+def _burn_text(payload: dict[str, Any]) -> str:
+    """'page: <which windows fired> (window pair 1h>=14.4; burn rates 1h 20x, 6h 4x, 3d 0.5x)'."""
+    urgency = payload.get("burn_alert") or ""
+    windows = payload.get("burn_alert_windows") or ""
+    rates = ", ".join(
+        f"{label} {_trim(float(payload[k]), 2)}x"
+        for label, k in (("1h", "burn_rate_1h"), ("6h", "burn_rate_6h"), ("3d", "burn_rate_3d"))
+        if payload.get(k) is not None
+    )
+    return f"{urgency}: {BURN_WINDOWS.get(windows, windows)} (window pair {windows}; burn rates {rates or 'n/a'})"
 
 
 def _blocks(

@@ -13,7 +13,9 @@ array parameter, not 8,760 queries).
   resolved    the next period of the same (slo, sli, granularity) has met = true after a
               violation that was or will be notified (pending/sent): one 'resolved' alert
   burn        an hourly row with burn_alert 'page'/'ticket' is a burn_page/burn_ticket alert
-              when the sample of the rule's shortest window reaches min_sample_size;
+              when the sample of the rule's shortest window reaches min_sample_size; in the
+              default "inline" mode (ALERT_BURN_RATE_MESSAGES) it is recorded as suppressed
+              'inline' and the violation message of that hour names the window pair instead;
               while the previous hour of the same SLI already carried an alert of the same (or
               a more urgent) class, it is recorded as suppressed 'continuing': one message per
               burn episode, not one per hour
@@ -27,6 +29,7 @@ from datetime import datetime
 
 import psycopg
 
+from telemetry_pipeline.alerting.env import burn_rate_messages
 from telemetry_pipeline.partitions import PERIODS
 from telemetry_pipeline.slos.config import DEFAULT_MIN_SAMPLE_SIZE, SloCatalog
 
@@ -93,6 +96,11 @@ _BURN_SAMPLE = """(case
       else coalesce(public.telemetry_try_float8({r}.metadata ->> 'sample_3d'), {r}.sample_size)
     end)"""
 
+#: The burn-rate columns of an hourly row (absent keys when null), for the message to name them.
+_BURN_FIELDS = """jsonb_strip_nulls(jsonb_build_object(
+         'burn_alert', {r}.burn_alert, 'burn_alert_windows', {r}.burn_alert_windows,
+         'burn_rate_1h', {r}.burn_rate_1h, 'burn_rate_6h', {r}.burn_rate_6h, 'burn_rate_3d', {r}.burn_rate_3d))"""
+
 _INSERT_COLUMNS = """(key, kind, state, suppressed_reason, slo_name, sli, aggregation_period,
                        period_start, period_end, payload)"""
 
@@ -103,7 +111,7 @@ select {_KEY.format(r="v", kind="'violation'")}, 'violation',
        case when v.is_backfill then 'suppressed' else 'pending' end,
        case when v.is_backfill then 'backfill' end,
        v.slo_name, v.sli, v.aggregation_period, v.period_start, v.period_end,
-       {_PAYLOAD.format(r="v")}
+       {_PAYLOAD.format(r="v")} || {_BURN_FIELDS.format(r="v")}
 from candidates v
 {_BUDGET_LATERAL.format(r="v", when="not v.is_backfill")}
 where v.sample_size >= v.min_sample_size
@@ -115,12 +123,10 @@ BURN_SQL = f"""
 with {_CATALOG_CTE}, {_CANDIDATES.format(filter="s.burn_alert is not null")}
 insert into public.slo_alerts {_INSERT_COLUMNS}
 select {_KEY.format(r="v", kind="'burn_' || v.burn_alert")}, 'burn_' || v.burn_alert,
-       case when v.is_backfill then 'suppressed' else 'pending' end,
-       case when v.is_backfill then 'backfill' end,
+       case when v.is_backfill or %(burn_inline)s then 'suppressed' else 'pending' end,
+       case when v.is_backfill then 'backfill' when %(burn_inline)s then 'inline' end,
        v.slo_name, v.sli, v.aggregation_period, v.period_start, v.period_end,
-       {_PAYLOAD.format(r="v")} || jsonb_build_object(
-         'burn_alert', v.burn_alert, 'burn_alert_windows', v.burn_alert_windows,
-         'burn_rate_1h', v.burn_rate_1h, 'burn_rate_6h', v.burn_rate_6h, 'burn_rate_3d', v.burn_rate_3d)
+       {_PAYLOAD.format(r="v")} || {_BURN_FIELDS.format(r="v")}
 from candidates v
 {_BUDGET_LATERAL.format(r="v", when="not v.is_backfill")}
 where {_BURN_SAMPLE.format(r="v")} >= v.min_sample_size
@@ -210,6 +216,7 @@ def record_alerts(
         "granularity": granularity,
         "starts": starts,
         "grace": period * BACKFILL_GRACE_PERIODS,
+        "burn_inline": burn_rate_messages() == "inline",
     }
     with conn.transaction():
         recorded.add(_insert(conn, VIOLATIONS_SQL, params))

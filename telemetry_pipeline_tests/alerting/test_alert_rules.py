@@ -180,7 +180,25 @@ slos:
     assert "<https://runbooks.example.org/validation?x=1&amp;y=2|Runbook>" in links
 
 
-def test_burn_rate_alerts_one_per_episode_saying_which_windows_fired(sensor, db, slack_api, smtp):
+def test_burn_rate_alerts_inline_by_default(sensor, db, slack_api, smtp):
+    """Default mode: the violation message names the window pair; no extra burn message."""
+    h1 = period("hour", 1)
+    materialize(db, sensor.instance, [
+        fresh(Row(PG, "availability", "hour", h1, 97.0, 100, burn_alert="page",
+                  burn_alert_windows="6h&1h>=6", burn_rates=(30.0, 8.0, 1.5))),
+    ])
+    sensor.tick()
+    assert [t.split(":")[0] for t in slack_api.texts()] == ["[FIRING] SLO provenance_generation / availability violated"]
+    fields = [f["text"] for f in slack_api.messages[0]["blocks"][2]["fields"]]
+    assert ("*Burn rate*\npage: the 6-hour and the 1-hour windows both burn at &gt;= 6x"
+            " (window pair 6h&amp;1h&gt;=6; burn rates 1h 30x, 6h 8x, 3d 1.5x)") in fields
+    burn = [(a["kind"], a["state"], a["suppressed_reason"]) for a in alerts(db) if a["kind"].startswith("burn")]
+    assert burn == [("burn_page", "suppressed", "inline")]
+    assert len(smtp.mails) == 1
+
+
+def test_burn_rate_alerts_one_per_episode_saying_which_windows_fired(sensor, db, slack_api, smtp, monkeypatch):
+    monkeypatch.setenv("ALERT_BURN_RATE_MESSAGES", "separate")
     h = [period("hour", k) for k in range(6)]
     rows = [
         # an episode: page (1h>=14.4) for two hours, then ticket: one page message
