@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import orjson
 import psycopg
@@ -95,10 +96,10 @@ def emit(event: dict, *, attempts: int = 3, timeout: float = 5.0, backoff: float
     collector_url = env.secret(env.COLLECTOR_URL_ENV)
     if collector_url:
         target = settings.redact_url(collector_url)
-        deliver: Callable[[], Outcome] = lambda: _to_collector(collector_url, event, timeout, target)  # noqa: E731
+        deliver: Callable[[], Outcome] = partial(_to_collector, collector_url, event, timeout, target)
     else:
         target = "warehouse"
-        deliver = lambda: _to_warehouse(event, timeout)  # noqa: E731
+        deliver = partial(_to_warehouse, event, timeout)
     last_error = ""
     for attempt in range(1, attempts + 1):
         try:

@@ -295,3 +295,19 @@ def test_an_unreachable_warehouse_is_503_and_secrets_stay_out_of_logs(caplog):
     for secret in (TOKEN, SECRET, "db-pass-771"):
         assert secret not in caplog.text
         assert secret not in repr(config)
+
+
+def test_serve_refuses_to_start_without_any_secret(monkeypatch, warehouse_url):
+    from click.testing import CliRunner
+
+    from telemetry_pipeline.cli import cli
+
+    monkeypatch.delenv("TELEMETRY_COLLECTOR_TOKEN", raising=False)
+    monkeypatch.delenv("GITHUB_WEBHOOK_SECRET", raising=False)
+    result = CliRunner().invoke(cli, ["collector", "serve", "--port", "0"])
+    assert result.exit_code == 1
+    assert "neither TELEMETRY_COLLECTOR_TOKEN nor GITHUB_WEBHOOK_SECRET is set" in result.output
+    monkeypatch.setenv("TELEMETRY_COLLECTOR_MAX_BODY_BYTES", "lots")
+    monkeypatch.setenv("TELEMETRY_COLLECTOR_TOKEN", TOKEN)
+    result = CliRunner().invoke(cli, ["collector", "serve", "--port", "0"])
+    assert result.exit_code == 1 and "TELEMETRY_COLLECTOR_MAX_BODY_BYTES='lots' is not a positive integer" in result.output
