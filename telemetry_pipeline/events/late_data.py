@@ -26,6 +26,9 @@ Which periods need a run (the rule). A period P is requested when a new row fall
      backfill: re-running history automatically would let a bulk import of last year's
      telemetry re-page on-call and occupy the run queue for hours;
   3. P exists (on or after TELEMETRY_PARTITIONS_START).
+The SLO rows after P read P too: hourly burn rates look back up to 3 days, daily error budgets
+30 days (slos/budgets.py LOOKBACK). So the periods after P within that reach that are due as
+well get a run of the SLO asset alone (`asset_selection`); their KPIs did not change.
 Contiguous periods of a granularity go into one run (a partition range; the assets have
 single-run backfill policies), so a late file touching 30 hours starts one hourly run, not 30.
 Each request has a run_key made of the periods and the newest row ids of the tick, so a repeated
@@ -43,6 +46,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -59,6 +63,8 @@ from dagster import (
 from telemetry_pipeline import cadence
 from telemetry_pipeline.events import config
 from telemetry_pipeline.partitions import PERIODS, UTC, partition_key_for, partitions_for, period_start_of
+from telemetry_pipeline.slos.assets import slo_asset_key
+from telemetry_pipeline.slos.budgets import LOOKBACK as SLO_READS_BACK
 from telemetry_pipeline.warehouse import WarehouseResource
 
 SENSOR_NAME = "late_data_sensor"
@@ -185,7 +191,8 @@ def _next_cursor(
 
 
 def plan_runs(changed: Sequence[ChangedHour], now: datetime) -> list[RunRequest]:
-    """The run requests for changed hours: their hours, days and weeks, by the rule above."""
+    """The run requests for changed hours: their hours, days and weeks, by the rule above, plus
+    the SLO rows after them whose rolling windows reach back into them."""
     if not changed:
         return []
     newest_event = max((c.max_event_id or 0) for c in changed)
@@ -195,16 +202,28 @@ def plan_runs(changed: Sequence[ChangedHour], now: datetime) -> list[RunRequest]
     for granularity, length in PERIODS.items():
         first = partitions_for(granularity).start.astimezone(UTC)
         due = now - schedule_lag(granularity)
-        periods = sorted(
-            {
-                start
-                for start in (period_start_of(c.hour, granularity) for c in changed)
-                if start >= first and start + length <= due
-            }
-        )
+        runnable = partial(_runnable, first=first, length=length, due=due)
+        touched = {period_start_of(c.hour, granularity) for c in changed}
+        periods = sorted(p for p in touched if runnable(p))
         for run in _contiguous(periods, length):
             requests.append(_request(granularity, run[0], run[-1], marker))
+        # SLO rows read a trailing window (30-day budgets, up to 3-day burn rates): a change in P
+        # changes the SLO rows of the periods after P within that window. Only the SLO asset of
+        # those periods is re-run; their KPIs did not change.
+        trailing: set[datetime] = set()
+        for period in touched:
+            later = period + length
+            while later <= period + SLO_READS_BACK[granularity] and runnable(later):
+                trailing.add(later)
+                later += length
+        for run in _contiguous(sorted(trailing - set(periods)), length):
+            requests.append(_request(granularity, run[0], run[-1], marker, slo_only=True))
     return requests
+
+
+def _runnable(start: datetime, *, first: datetime, length: timedelta, due: datetime) -> bool:
+    """The period exists and its scheduled run is due (rule 1 and 3)."""
+    return start >= first and start + length <= due
 
 
 def _contiguous(periods: list[datetime], length: timedelta) -> list[list[datetime]]:
@@ -217,15 +236,18 @@ def _contiguous(periods: list[datetime], length: timedelta) -> list[list[datetim
     return runs
 
 
-def _request(granularity: str, first: datetime, last: datetime, marker: str) -> RunRequest:
+def _request(granularity: str, first: datetime, last: datetime, marker: str, slo_only: bool = False) -> RunRequest:
     first_key, last_key = partition_key_for(first, granularity), partition_key_for(last, granularity)
     job = cadence.JOB_NAMES[granularity]
     tags = {"telemetry/trigger": "late-data"}
-    run_key = f"late-data:{granularity}:{first_key}..{last_key}:{marker}"
+    what = "slo" if slo_only else "all"
+    run_key = f"late-data:{granularity}:{what}:{first_key}..{last_key}:{marker}"
+    selection = [slo_asset_key(granularity)] if slo_only else None
     if first == last:
-        return RunRequest(run_key=run_key, job_name=job, partition_key=first_key, tags=tags)
+        return RunRequest(run_key=run_key, job_name=job, partition_key=first_key, tags=tags, asset_selection=selection)
     return RunRequest(
-        run_key=run_key, job_name=job, tags={**tags, RANGE_START_TAG: first_key, RANGE_END_TAG: last_key}
+        run_key=run_key, job_name=job, asset_selection=selection,
+        tags={**tags, RANGE_START_TAG: first_key, RANGE_END_TAG: last_key},
     )
 
 
