@@ -7,6 +7,7 @@ starts as fast as the CLI itself.
 from __future__ import annotations
 
 import sys
+import zlib
 
 import click
 import orjson
@@ -45,8 +46,11 @@ def ingest(file: str, as_json: bool, progress: bool | None) -> None:
     display = TerminalProgress() if show else None
     try:
         summary = ingest_file(_warehouse_url(), file, progress=display)
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:  # missing file, truncated or corrupt gzip
+        detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise click.ClickException(
+            f"cannot read {file}: {detail} (chunks read before the error are stored)"
+        ) from None
     except Exception as exc:
         import psycopg
 

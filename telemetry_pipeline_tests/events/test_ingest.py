@@ -243,6 +243,14 @@ def test_an_unreadable_file_is_a_clear_error(warehouse, tmp_path: Path):
     assert f"cannot read {tmp_path / 'missing.ndjson'}: No such file or directory" in result.output
 
 
+def test_a_truncated_gzip_file_is_a_clear_error(warehouse, tmp_path: Path):
+    path = tmp_path / "cut.ndjson.gz"
+    path.write_bytes(gzip.compress(ndjson(*(event(n) for n in range(50))))[:200])
+    result = CliRunner().invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 1
+    assert f"cannot read {path}: Compressed file ended before the end-of-stream marker was reached" in result.output
+
+
 @pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
 def test_an_empty_input_ingests_nothing(warehouse, tmp_path: Path, content: bytes):
     path = tmp_path / "empty.ndjson"
