@@ -11,6 +11,8 @@ arrive later still are picked up by the late-data sensor (events/late_data.py).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
@@ -27,11 +29,18 @@ JOB_ASSETS: dict[str, list[str]] = {
 
 JOB_NAMES = {"hour": "hourly_telemetry_job", "day": "daily_telemetry_job", "week": "weekly_telemetry_job"}
 
-_SCHEDULE_TIMES = {
+#: When each schedule ticks after its period closes (build_schedule_from_partitioned_job args).
+SCHEDULE_TIMES = {
     "hour": {"minute_of_hour": 5},
     "day": {"minute_of_hour": 10, "hour_of_day": 0},
     "week": {"minute_of_hour": 20, "hour_of_day": 0, "day_of_week": 1},
 }
+
+
+def schedule_lag(granularity: str) -> timedelta:
+    """How long after a period ends its scheduled run starts (the late-data sensor waits for it)."""
+    times = SCHEDULE_TIMES[granularity]
+    return timedelta(hours=times.get("hour_of_day", 0), minutes=times["minute_of_hour"])
 
 
 def build_jobs_and_schedules(extra_assets: dict[str, list[str]] | None = None):
@@ -50,7 +59,7 @@ def build_jobs_and_schedules(extra_assets: dict[str, list[str]] | None = None):
                 job,
                 name=f"{JOB_NAMES[granularity].removesuffix('_job')}_schedule",
                 default_status=DefaultScheduleStatus.RUNNING,
-                **_SCHEDULE_TIMES[granularity],
+                **SCHEDULE_TIMES[granularity],
             )
         )
     return jobs, schedules

@@ -75,12 +75,6 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def schedule_lag(granularity: str) -> timedelta:
-    """How long after a period ends its scheduled run starts (cadence.py's schedule times)."""
-    times = cadence._SCHEDULE_TIMES[granularity]
-    return timedelta(hours=times.get("hour_of_day", 0), minutes=times["minute_of_hour"])
-
-
 @dataclass
 class LateDataCursor:
     """The sensor's memory between ticks (stored as JSON in Dagster's sensor cursor)."""
@@ -201,7 +195,7 @@ def plan_runs(changed: Sequence[ChangedHour], now: datetime) -> list[RunRequest]
     requests: list[RunRequest] = []
     for granularity, length in PERIODS.items():
         first = partitions_for(granularity).start.astimezone(UTC)
-        due = now - schedule_lag(granularity)
+        due = now - cadence.schedule_lag(granularity)
         runnable = partial(_runnable, first=first, length=length, due=due)
         touched = {period_start_of(c.hour, granularity) for c in changed}
         periods = sorted(p for p in touched if runnable(p))
