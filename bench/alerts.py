@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import random
 import secrets
 import subprocess
@@ -32,17 +31,16 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from dagster import BackfillPolicy, asset, instance_for_test, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-from psycopg import sql
 
 from telemetry_pipeline import settings
 from telemetry_pipeline.alerting.email import EmailAlertResource
 from telemetry_pipeline.alerting.messages import SLO_STATUS_ASSETS
 from telemetry_pipeline.alerting.sensor import channels_of, run_tick
 from telemetry_pipeline.alerting.slack import SlackAlertResource
+from telemetry_pipeline.dagster_tuning import apply_defaults
 from telemetry_pipeline.partitions import hourly_partitions, partition_key_for, period_start_of
-from telemetry_pipeline.warehouse import WarehouseResource, embedded
+from telemetry_pipeline.warehouse import WarehouseResource, scratch
 from telemetry_pipeline.warehouse.migrate import migrate
-from telemetry_pipeline.warehouse.resource import _libpq_url
 
 #: The Slack Web API stand-in of the tests, in its own process (as Slack is another machine):
 #: sharing this process's GIL would bill its request handling to the tick.
@@ -61,16 +59,6 @@ SLIS = [("provenance_generation", "availability", "provenance_availability", ">=
         ("audit_observer", "availability", "audit_availability", ">=", 99.5),
         ("audit_observer", "latency_p95", "audit_p95_duration_ms", "<", 180000),
         ("audit_observer", "error_rate", "audit_failure_rate", "<", 2.0)]
-
-
-def server_url() -> str:
-    configured = os.environ.get(settings.DATABASE_URL_ENV)
-    return _libpq_url(configured) if configured else embedded.server_url()
-
-
-def drop(server: str, name: str) -> None:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def rows_for(shape: str, n_rows: int, now: datetime, rng: random.Random) -> list[tuple]:
@@ -167,15 +155,12 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=30_000, help="a third size, to show the memory ceiling")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    # as definitions.py sets them for runs: batched event writes, one planned event per range
-    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
-    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")
+    apply_defaults()  # the Dagster switches definitions.py sets for runs
 
-    server = server_url()
+    server = scratch.server_url()
     name = f"tp_bench_alerts_{secrets.token_hex(3)}"
-    url = embedded.ensure_database(server, name)
-    dagster_url = embedded.ensure_database(server, name + "_dagster").replace(
-        "postgresql://", "postgresql+psycopg2://", 1)
+    url = scratch.create_database(server, name, migrated=False)
+    dagster_url = scratch.dagster_storage_url(scratch.create_database(server, name + "_dagster", migrated=False))
     slack, slack_url = start_slack()
     try:
         migrate(url)
@@ -184,8 +169,8 @@ def main() -> None:
     finally:
         slack.stdin.close()
         slack.wait(timeout=10)
-        drop(server, name)
-        drop(server, name + "_dagster")
+        scratch.drop_database(server, name)
+        scratch.drop_database(server, name + "_dagster")
 
     print(f"{'shape':8} {'rows':>6} {'viol.':>5} {'parts':>5} {'pending/suppr.':>14} {'posts':>5}"
           f" {'tick s':>7} {'x target':>8} {'peak MiB':>8}")

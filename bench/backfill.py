@@ -27,30 +27,16 @@ import time
 from datetime import UTC, datetime
 
 import psycopg
-from psycopg import sql
 
 from telemetry_pipeline import settings
 from telemetry_pipeline.demo.generate import copy_audits, copy_events
 from telemetry_pipeline.kpis.sql import kpi_insert
 from telemetry_pipeline.partitions import PERIODS, partitions_for
-from telemetry_pipeline.warehouse import embedded
-from telemetry_pipeline.warehouse.migrate import migrate
-from telemetry_pipeline.warehouse.resource import _libpq_url
+from telemetry_pipeline.warehouse import scratch
 
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR_END = datetime(2026, 1, 1, tzinfo=UTC)
 ASSETS = {"hour": "kpi_aggregations_hourly", "day": "kpi_aggregations_daily", "week": "kpi_aggregations_weekly"}
-
-
-def server_url() -> str:
-    configured = os.environ.get(settings.DATABASE_URL_ENV)
-    return _libpq_url(configured) if configured else embedded.server_url()
-
-
-def fresh_database(server: str, name: str) -> str:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    return embedded.ensure_database(server, name)
 
 
 def seed(url: str, n_events: int, reuse: bool) -> None:
@@ -144,14 +130,11 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already-seeded bench database")
     args = parser.parse_args()
 
-    server = server_url()
+    server = scratch.server_url()
     name = "tp_bench_backfill"
-    if args.reuse:
-        url = embedded.ensure_database(server, name)
-    else:
-        url = fresh_database(server, name)
-    migrate(url)
-    dagster_url = fresh_database(server, name + "_dagster").replace("postgresql://", "postgresql+psycopg2://", 1)
+    url = scratch.create_database(server, name, fresh=not args.reuse)
+    dagster_url = scratch.dagster_storage_url(
+        scratch.create_database(server, name + "_dagster", migrated=False))
     seed(url, args.events, args.reuse)
 
     # The floor runs before and after the Dagster backfills; the faster of the two counts, so a

@@ -38,16 +38,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from telemetry_pipeline import settings
 from telemetry_pipeline.dashboard.app import APPLICATION_NAME, create_app
 from telemetry_pipeline.dashboard.server import running
 from telemetry_pipeline.demo.generate import copy_audits, copy_events
 from telemetry_pipeline.kpis import sql as kpi_sql
 from telemetry_pipeline.slos import sql as slo_sql
 from telemetry_pipeline.slos.config import load_slos
-from telemetry_pipeline.warehouse import embedded
+from telemetry_pipeline.warehouse import scratch
 from telemetry_pipeline.warehouse.migrate import migrate
-from telemetry_pipeline.warehouse.resource import _libpq_url
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)
@@ -143,10 +141,9 @@ def main() -> None:
     parser.add_argument("--audits", type=int, default=500_000)
     parser.add_argument("--database", help="keep the data in this database and reuse it when built")
     args = parser.parse_args()
-    configured = os.environ.get(settings.DATABASE_URL_ENV)
-    server = _libpq_url(configured) if configured else embedded.server_url()
+    server = scratch.server_url()
     name = args.database or f"tp_bench_dashboard_{secrets.token_hex(3)}"
-    url = embedded.ensure_database(server, name)
+    url = scratch.create_database(server, name, fresh=False, migrated=False)
     try:
         migrate(url)
         size = data_size(url)

@@ -37,35 +37,14 @@ from pathlib import Path
 
 import orjson
 import psycopg
-from psycopg import sql
 
 from telemetry_pipeline import settings
-from telemetry_pipeline.warehouse import embedded
-from telemetry_pipeline.warehouse.migrate import migrate
-from telemetry_pipeline.warehouse.resource import _libpq_url
+from telemetry_pipeline.warehouse import scratch
 
 COLUMNS = ("event_type", "event_timestamp", "run_id", "tag", "metadata", "event_id")
 TYPES = ("provenance.generation", "provenance.validation", "workflow.run", "api.request", "release.publish")
 STATUSES = ("success",) * 8 + ("failure", "error")
 TOKEN = "bench-token"  # a throwaway token for the scratch collector
-
-
-def server_url() -> str:
-    configured = os.environ.get(settings.DATABASE_URL_ENV)
-    return _libpq_url(configured) if configured else embedded.server_url()
-
-
-def fresh_database(server: str, name: str) -> str:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    url = embedded.ensure_database(server, name)
-    migrate(url)
-    return url
-
-
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def event(i: int, rnd: random.Random, start: datetime, prefix: str = "evt") -> dict:
@@ -208,9 +187,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="collector: concurrent client connections")
     args = parser.parse_args()
 
-    server = server_url()
+    server = scratch.server_url()
     name = f"tp_bench_ingest_{os.getpid()}"
-    url = fresh_database(server, name)
+    url = scratch.create_database(server, name)
     folder = Path(tempfile.mkdtemp(prefix="tp_bench_ingest_"))
     try:
         t = time.perf_counter()
@@ -253,7 +232,7 @@ def main() -> None:
               f"{args.clients} keep-alive clients, loopback)")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        drop_database(server, name)
+        scratch.drop_database(server, name)
 
 
 if __name__ == "__main__":

@@ -27,13 +27,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from telemetry_pipeline import settings
 from telemetry_pipeline.kpis.catalog import METRICS
 from telemetry_pipeline.slos.config import load_slos
 from telemetry_pipeline.slos.sql import replace_window
-from telemetry_pipeline.warehouse import embedded
+from telemetry_pipeline.warehouse import scratch
 from telemetry_pipeline.warehouse.migrate import migrate
-from telemetry_pipeline.warehouse.resource import WarehouseResource, _libpq_url
+from telemetry_pipeline.warehouse.resource import WarehouseResource
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SAMPLE_PERIODS = 240
@@ -72,10 +71,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--no-dagster", action="store_true")
     args = parser.parse_args()
-    configured = os.environ.get(settings.DATABASE_URL_ENV)
-    server = _libpq_url(configured) if configured else embedded.server_url()
+    server = scratch.server_url()
     name = f"tp_bench_slo_{secrets.token_hex(3)}"
-    url = embedded.ensure_database(server, name)
+    url = scratch.create_database(server, name, migrated=False)
     catalog = load_slos()
     end = START + timedelta(days=args.days)
     try:
@@ -98,8 +96,8 @@ def main() -> None:
                       f"{baseline:.1f} s extrapolated to {periods:,}; ratio baseline/set-based = "
                       f"{baseline / whole:.1f}x")
         if not args.no_dagster:
-            storage = embedded.ensure_database(server, f"{name}_dagster")
-            dagster_run(url, storage.replace("postgresql://", "postgresql+psycopg2://", 1), args.days)
+            storage = scratch.create_database(server, f"{name}_dagster", migrated=False)
+            dagster_run(url, scratch.dagster_storage_url(storage), args.days)
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             for db in (name, f"{name}_dagster"):

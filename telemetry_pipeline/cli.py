@@ -1,8 +1,9 @@
 """`telemetry-pipeline`: the project's command line.
 
 Each domain keeps its commands beside its code (warehouse/cli.py, demo/cli.py, events/cli.py,
-dashboard/cli.py, devserver.py) and lists them in a module-level COMMANDS; this file only
-assembles them, importing each domain when the CLI starts, not when the package is imported.
+dashboard/cli.py, devserver.py); this file only names them. A domain is imported when one of its
+commands runs, not before: `emit` runs in every release workflow step and must not pay for
+importing Dagster.
 """
 
 from __future__ import annotations
@@ -13,16 +14,36 @@ import sys
 
 import click
 
-_COMMAND_MODULES = (
-    "telemetry_pipeline.warehouse.cli",
-    "telemetry_pipeline.demo.cli",
-    "telemetry_pipeline.events.cli",
-    "telemetry_pipeline.dashboard.cli",
-    "telemetry_pipeline.devserver",
-)
+#: command name -> module whose COMMANDS holds it
+COMMAND_MODULES: dict[str, str] = {
+    "db": "telemetry_pipeline.warehouse.cli",
+    "demo": "telemetry_pipeline.demo.cli",
+    "ingest": "telemetry_pipeline.events.cli",
+    "emit": "telemetry_pipeline.events.cli",
+    "collector": "telemetry_pipeline.events.cli",
+    "dashboard": "telemetry_pipeline.dashboard.cli",
+    "dev": "telemetry_pipeline.devserver",
+    "env": "telemetry_pipeline.devserver",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is None:
+            return None
+        for command in importlib.import_module(module).COMMANDS:
+            if command.name == cmd_name:
+                return command
+        raise RuntimeError(f"{module} does not define the command {cmd_name!r}")
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
 def cli(verbose: bool) -> None:
     """CI/CD telemetry -> KPIs, SLOs and alerts (Dagster + PostgreSQL).
@@ -31,11 +52,6 @@ def cli(verbose: bool) -> None:
     project's .data/ folder, started on first use.
     """
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s")
-
-
-for _module in _COMMAND_MODULES:
-    for _command in getattr(importlib.import_module(_module), "COMMANDS", ()):
-        cli.add_command(_command)
 
 
 def main() -> None:

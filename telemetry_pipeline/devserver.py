@@ -24,7 +24,7 @@ from telemetry_pipeline.cadence import JOB_ASSETS
 from telemetry_pipeline.dagster_tuning import DAGSTER_ENV_DEFAULTS
 from telemetry_pipeline.warehouse import embedded
 from telemetry_pipeline.warehouse.migrate import migrate
-from telemetry_pipeline.warehouse.resource import WarehouseResource, _libpq_url
+from telemetry_pipeline.warehouse.resource import WarehouseResource, libpq_url
 
 DAGSTER_PG_URL_ENV = "DAGSTER_PG_URL"
 
@@ -43,7 +43,7 @@ def dagster_storage_url() -> str:
         return embedded.dagster_storage_url()
     from urllib.parse import urlsplit
 
-    libpq = _libpq_url(external)
+    libpq = libpq_url(external)
     name = (urlsplit(libpq).path.lstrip("/") or "postgres") + "_dagster"
     server = embedded.database_url(libpq, "postgres")
     return embedded.ensure_database(server, name).replace("postgresql://", "postgresql+psycopg2://", 1)

@@ -12,15 +12,13 @@ import os
 import secrets
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from psycopg import sql
 
 from telemetry_pipeline import settings
 from telemetry_pipeline.dagster_tuning import apply_defaults
-from telemetry_pipeline.warehouse import embedded
-from telemetry_pipeline.warehouse.migrate import migrate
-from telemetry_pipeline.warehouse.resource import WarehouseResource, _libpq_url
+from telemetry_pipeline.warehouse import scratch
+from telemetry_pipeline.warehouse.resource import WarehouseResource
 
 #: Tables holding data (truncated between tests); the rest of the schema stays.
 # Tests run Dagster with the same switches as the product, whichever test imports definitions first.
@@ -32,15 +30,13 @@ DATA_TABLES = ("telemetry_events", "slsa_audit_metrics", "kpi_aggregations", "sl
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
     """A URL on the test server (any database; used to create and drop the test database)."""
-    configured = os.environ.get(settings.DATABASE_URL_ENV)
-    return _libpq_url(configured) if configured else embedded.server_url()
+    return scratch.server_url()
 
 
 @pytest.fixture(scope="session")
 def warehouse_url(pg_server_url: str) -> Iterator[str]:
     name = f"tp_test_{os.getpid()}_{secrets.token_hex(3)}"
-    url = embedded.ensure_database(pg_server_url, name)
-    migrate(url)
+    url = scratch.create_database(pg_server_url, name)
     previous = os.environ.get(settings.DATABASE_URL_ENV)
     os.environ[settings.DATABASE_URL_ENV] = url
     try:
@@ -50,8 +46,7 @@ def warehouse_url(pg_server_url: str) -> Iterator[str]:
             os.environ.pop(settings.DATABASE_URL_ENV, None)
         else:
             os.environ[settings.DATABASE_URL_ENV] = previous
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        scratch.drop_database(pg_server_url, name)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ class WarehouseResource(ConfigurableResource):
     def url(self) -> str:
         """The libpq URL to connect to (starting the embedded server on first use)."""
         if self.database_url:
-            return _libpq_url(self.database_url)
+            return libpq_url(self.database_url)
         from telemetry_pipeline.warehouse import embedded
 
         return embedded.warehouse_url()
@@ -52,7 +52,7 @@ class WarehouseResource(ConfigurableResource):
         return self.url().replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-def _libpq_url(url: str) -> str:
+def libpq_url(url: str) -> str:
     """Accept SQLAlchemy-style URLs too (postgresql+psycopg://) and hand libpq a plain one."""
     for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgres://"):
         if url.startswith(prefix):
