@@ -17,7 +17,7 @@ from telemetry_pipeline.warehouse import WarehouseResource
 from telemetry_pipeline_tests.alerting.slack_api_server import SlackApiServer
 from telemetry_pipeline_tests.alerting.smtp_server import SmtpServer
 
-SLACK_TOKEN = "xoxb-test-secret-token"
+SLACK_TOKEN = "fake-slack-test-token"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from telemetry_pipeline_tests.alerting.test_alert_rules import fresh
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-TOKEN = "xoxb-env-secret-123"
+TOKEN = "fake-env-secret-123"
 PASSWORD = "smtp-pass-456"
 
 ALL_VARS = ("SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_BASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM",
