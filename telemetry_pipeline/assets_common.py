@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dagster import Backoff, RetryPolicy
+import warnings
+
+from dagster import Backoff, BetaWarning, RetryPolicy
+
+# We use two beta parameters on purpose (single-run backfill policies, a partitioned observable
+# source); Dagster warns about them on every process start, burying the logs people read.
+warnings.filterwarnings("ignore", message=r".*(`backfill_policy`|`observable_source_asset`).*", category=BetaWarning)
 
 OWNERS = ["team:data-platform"]
 KINDS = {"postgres"}

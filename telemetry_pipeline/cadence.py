@@ -43,11 +43,11 @@ def schedule_lag(granularity: str) -> timedelta:
     return timedelta(hours=times.get("hour_of_day", 0), minutes=times["minute_of_hour"])
 
 
-def build_jobs_and_schedules(extra_assets: dict[str, list[str]] | None = None):
-    """The three partitioned jobs and their schedules (extra_assets adds keys per granularity)."""
+def build_jobs_and_schedules() -> tuple[list, list]:
+    """The three partitioned jobs (JOB_ASSETS) and their schedules (SCHEDULE_TIMES)."""
     jobs, schedules = [], []
     for granularity, keys in JOB_ASSETS.items():
-        selection = [*keys, *((extra_assets or {}).get(granularity, []))]
+        selection = list(keys)
         job = define_asset_job(
             JOB_NAMES[granularity],
             selection=AssetSelection.assets(*selection),
