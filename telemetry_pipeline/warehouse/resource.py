@@ -47,9 +47,6 @@ class WarehouseResource(ConfigurableResource):
         finally:
             conn.close()
 
-    def sqlalchemy_url(self) -> str:
-        """The same database as a SQLAlchemy URL (psycopg 3 driver), for pandas reads."""
-        return self.url().replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 def libpq_url(url: str) -> str:
