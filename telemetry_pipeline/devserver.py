@@ -1,8 +1,8 @@
 """`telemetry-pipeline dev` (the README's run command) and `telemetry-pipeline env`.
 
 `dev` takes a fresh clone to a running UI: start/migrate the warehouse, seed 90 days of demo
-telemetry when the warehouse is empty, materialise those 90 days once (single-run backfills, so
-the UI opens on a full graph), then run `dagster dev` on 127.0.0.1:3000 with the project's
+telemetry when the warehouse is empty, materialise what of those 90 days is not materialised yet
+(all of it on the first start, the gap after downtime; single-run backfills), then run `dagster dev` on 127.0.0.1:3000 with the project's
 dagster.yaml (runs, events and schedules in PostgreSQL) and the KPI dashboard beside it.
 """
 
@@ -91,7 +91,12 @@ def materialize_range(env: dict[str, str], keys: list[str], first: str, last: st
 
 
 def bootstrap(days: int, seed: int) -> None:
-    """Warehouse up and migrated; demo data and its first materialisation when empty."""
+    """Warehouse up and migrated; demo data when empty; the last `days` materialised.
+
+    The materialisation step catches up whatever is missing in that window (all of it on the
+    first start, the hours/days/weeks the machine was off after a restart: Dagster's scheduler
+    only catches up a few missed ticks) as one single-run backfill per granularity.
+    """
     url = _warehouse().url()
     for name in migrate(url):
         click.echo(f"applied {name}")
@@ -101,27 +106,40 @@ def bootstrap(days: int, seed: int) -> None:
 
         summary = seed_demo(url, days=days, seed=seed)
         click.echo(f"seeded demo telemetry: {summary}")
-    if _count(url, "kpi_aggregations") == 0:
-        from telemetry_pipeline.partitions import partitions_for
+    for keys, first, last in missing_ranges(env, days):
+        materialize_range(env, keys, first, last)
 
-        now = datetime.now(UTC)
-        since = now - timedelta(days=days)
+
+def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str, str]]:
+    """Per granularity, (assets, first, last) from the first unmaterialised partition of the window."""
+    from dagster import AssetKey, DagsterInstance
+
+    from telemetry_pipeline.partitions import partitions_for
+
+    os.environ.update({k: env[k] for k in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV)})
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days)
+    ranges = []
+    with DagsterInstance.get() as instance:
         for granularity, keys in JOB_ASSETS.items():
             partitions = partitions_for(granularity)
-            in_range = [
+            window = [
                 k for k in partitions.get_partition_keys(current_time=now)
                 if partitions.time_window_for_partition_key(k).end > since
             ]
-            if in_range:
-                materialize_range(env, keys, in_range[0], in_range[-1])
+            done = set(instance.get_materialized_partitions(AssetKey(keys[-1])))
+            missing = [k for k in window if k not in done]
+            if missing:
+                ranges.append((keys, missing[0], window[-1]))
+    return ranges
 
 
 @click.command("dev")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the Dagster UI.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
-@click.option("--days", default=90, show_default=True, help="Days of demo telemetry on first start.")
+@click.option("--days", default=90, show_default=True, help="Days of demo telemetry on first start, and the window kept materialised.")
 @click.option("--seed", default=7, show_default=True, help="Random seed of the demo data.")
-@click.option("--no-bootstrap", is_flag=True, help="Skip demo seeding and the first backfill.")
+@click.option("--no-bootstrap", is_flag=True, help="Skip demo seeding and the catch-up backfill.")
 def dev(host: str, port: int, days: int, seed: int, no_bootstrap: bool) -> None:
     """Start everything: warehouse, demo data on first run, Dagster UI and daemon, dashboard."""
     if not no_bootstrap:
