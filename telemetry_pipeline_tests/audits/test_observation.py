@@ -1,0 +1,31 @@
+"""Observing slsa_audit_metrics records one data version per recently changed hour."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from dagster import AssetKey, DagsterEventType, EventRecordsFilter, instance_for_test
+from dagster._core.definitions.observe import observe
+
+from telemetry_pipeline.audits.assets import slsa_audit_metrics
+from telemetry_pipeline.partitions import partition_key_for, period_start_of
+
+
+def test_observation_versions_recent_hours_only(warehouse):
+    hour = period_start_of(datetime.now(UTC), "hour") - timedelta(hours=2)
+    with warehouse.connect() as conn:
+        conn.execute(
+            "insert into public.slsa_audit_metrics (audited_at, status, sha256_verified,"
+            " predicate_type_verified, supabase_synced) values"
+            " (%s, 'success', true, true, true), (%s, 'error', false, false, false),"
+            " ('2025-01-02T03:00Z', 'success', true, true, true)",
+            (hour + timedelta(minutes=1), hour + timedelta(minutes=2)),
+        )
+    with instance_for_test() as instance:
+        assert observe([slsa_audit_metrics], resources={"warehouse": warehouse}, instance=instance).success
+        records = instance.get_event_records(
+            EventRecordsFilter(DagsterEventType.ASSET_OBSERVATION, asset_key=AssetKey("slsa_audit_metrics"))
+        )
+    observed = {r.partition_key: r.asset_observation.tags.get("dagster/data_version") for r in records}
+    assert list(observed) == [partition_key_for(hour, "hour")]  # the 2025 audit is outside the lookback
+    assert observed[partition_key_for(hour, "hour")].startswith("2:")  # two audits in that hour
