@@ -90,8 +90,11 @@ def materialize_range(env: dict[str, str], keys: list[str], first: str, last: st
     click.echo(f"  done in {time.perf_counter() - started:.1f} s")
 
 
-def bootstrap(days: int, seed: int) -> None:
+def bootstrap(days: int, seed: int, demo: bool | None = None) -> None:
     """Warehouse up and migrated; demo data when empty; the last `days` materialised.
+
+    Demo data goes only into the embedded warehouse unless asked for (`demo=True`): an empty
+    external database (a fresh Supabase, say) is real, and synthetic rows there would be data.
 
     The materialisation step catches up whatever is missing in that window (all of it on the
     first start, the hours/days/weeks the machine was off after a restart: Dagster's scheduler
@@ -101,7 +104,9 @@ def bootstrap(days: int, seed: int) -> None:
     for name in migrate(url):
         click.echo(f"applied {name}")
     env = dagster_environment()
-    if _count(url, "telemetry_events") == 0:
+    if demo is None:
+        demo = not settings.database_url()
+    if demo and _count(url, "telemetry_events") == 0:
         from telemetry_pipeline.demo.seed import seed_demo
 
         summary = seed_demo(url, days=days, seed=seed)
@@ -137,13 +142,20 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
 @click.command("dev")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the Dagster UI.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
-@click.option("--days", default=90, show_default=True, help="Days of demo telemetry on first start, and the window kept materialised.")
+@click.option(
+    "--days", default=90, show_default=True,
+    help="Days of demo telemetry on first start, and the window kept materialised.",
+)
 @click.option("--seed", default=7, show_default=True, help="Random seed of the demo data.")
+@click.option(
+    "--demo/--no-demo", default=None,
+    help="Seed demo telemetry into an empty warehouse [default: only the embedded one].",
+)
 @click.option("--no-bootstrap", is_flag=True, help="Skip demo seeding and the catch-up backfill.")
-def dev(host: str, port: int, days: int, seed: int, no_bootstrap: bool) -> None:
+def dev(host: str, port: int, days: int, seed: int, demo: bool | None, no_bootstrap: bool) -> None:
     """Start everything: warehouse, demo data on first run, Dagster UI and daemon, dashboard."""
     if not no_bootstrap:
-        bootstrap(days, seed)
+        bootstrap(days, seed, demo)
     env = dagster_environment()
     children: list[subprocess.Popen] = []
     from telemetry_pipeline.dashboard import cli as dashboard_cli
