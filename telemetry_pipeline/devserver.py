@@ -121,11 +121,21 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
 
     from telemetry_pipeline.partitions import partitions_for
 
-    os.environ.update({k: env[k] for k in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV)})
     now = datetime.now(UTC)
     since = now - timedelta(days=days)
     ranges = []
-    with DagsterInstance.get() as instance:
+    # dagster.yaml reads DAGSTER_PG_URL from the environment; set it for the load only.
+    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV)}
+    os.environ.update({k: env[k] for k in saved})
+    try:
+        instance = DagsterInstance.get()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    with instance:
         for granularity, keys in JOB_ASSETS.items():
             partitions = partitions_for(granularity)
             window = [
