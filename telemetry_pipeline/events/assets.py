@@ -48,9 +48,7 @@ def raw_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> 
             counts[f"type:{event_type}"] += n
             counts[f"status:{status}"] += n
     targeted = context.partition_keys
-    add_metadata_by_partition(
-        context, {key: {"events": 0, **per_hour[key]} if key in per_hour else {"events": 0} for key in targeted}
-    )
+    add_metadata_by_partition(context, {key: {"events": 0, **per_hour.get(key, {})} for key in targeted})
     total = sum(c["events"] for c in per_hour.values())
     context.log.info("raw_events: %d events in %d of %d hours", total, len(per_hour), len(targeted))
     return MaterializeResult(metadata={"window_events": total, "hours_with_events": len(per_hour)})

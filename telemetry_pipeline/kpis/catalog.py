@@ -123,13 +123,3 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "error_rate",
     "event_count",
 )
-
-RATE_UNITS = frozenset({"percent"})
-
-
-def metric(name: str) -> Metric:
-    """Look a metric up by name, with an error that lists the known ones."""
-    try:
-        return METRICS_BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(sorted(METRICS_BY_NAME))}") from None
