@@ -32,15 +32,15 @@ import psycopg
 from dagster import BackfillPolicy, asset, instance_for_test, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from telemetry_pipeline import settings
-from telemetry_pipeline.alerting.email import EmailAlertResource
-from telemetry_pipeline.alerting.messages import SLO_STATUS_ASSETS
-from telemetry_pipeline.alerting.sensor import channels_of, run_tick
-from telemetry_pipeline.alerting.slack import SlackAlertResource
-from telemetry_pipeline.dagster_tuning import apply_defaults
-from telemetry_pipeline.partitions import hourly_partitions, partition_key_for, period_start_of
-from telemetry_pipeline.warehouse import WarehouseResource, scratch
-from telemetry_pipeline.warehouse.migrate import migrate
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.alerting.messages import SLO_STATUS_ASSETS
+from telemetry_pipeline.core.granularity import hourly_partitions, partition_key_for, period_start_of
+from telemetry_pipeline.core.warehouse import WarehouseResource, scratch
+from telemetry_pipeline.core.warehouse.migrate import migrate
+from telemetry_pipeline.defs.alerting.email import EmailAlertResource
+from telemetry_pipeline.defs.alerting.sensor import channels_of, run_tick
+from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
+from telemetry_pipeline.defs.dagster_tuning import apply_defaults
 
 #: The Slack Web API stand-in of the tests, in its own process (as Slack is another machine):
 #: sharing this process's GIL would bill its request handling to the tick.

@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from telemetry_pipeline import settings
-from telemetry_pipeline.demo.generate import copy_audits, copy_events
-from telemetry_pipeline.kpis.sql import kpi_insert
-from telemetry_pipeline.partitions import PERIODS, partitions_for
-from telemetry_pipeline.warehouse import scratch
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.demo.generate import copy_audits, copy_events
+from telemetry_pipeline.core.granularity import PERIODS, partitions_for
+from telemetry_pipeline.core.kpis.sql import kpi_insert
+from telemetry_pipeline.core.warehouse import scratch
 
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR_END = datetime(2026, 1, 1, tzinfo=UTC)

@@ -38,14 +38,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from telemetry_pipeline.dashboard.app import APPLICATION_NAME, create_app
-from telemetry_pipeline.dashboard.server import running
-from telemetry_pipeline.demo.generate import copy_audits, copy_events
-from telemetry_pipeline.kpis import sql as kpi_sql
-from telemetry_pipeline.slos import sql as slo_sql
-from telemetry_pipeline.slos.config import load_slos
-from telemetry_pipeline.warehouse import scratch
-from telemetry_pipeline.warehouse.migrate import migrate
+from telemetry_pipeline.apps.dashboard.app import APPLICATION_NAME, create_app
+from telemetry_pipeline.apps.dashboard.server import running
+from telemetry_pipeline.core.demo.generate import copy_audits, copy_events
+from telemetry_pipeline.core.kpis import sql as kpi_sql
+from telemetry_pipeline.core.slos import sql as slo_sql
+from telemetry_pipeline.core.slos.config import load_slos
+from telemetry_pipeline.core.warehouse import scratch
+from telemetry_pipeline.core.warehouse.migrate import migrate
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)

@@ -38,8 +38,8 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from telemetry_pipeline import settings
-from telemetry_pipeline.warehouse import scratch
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.warehouse import scratch
 
 COLUMNS = ("event_type", "event_timestamp", "run_id", "tag", "metadata", "event_id")
 TYPES = ("provenance.generation", "provenance.validation", "workflow.run", "api.request", "release.publish")

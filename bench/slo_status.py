@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from telemetry_pipeline.kpis.catalog import METRICS
-from telemetry_pipeline.slos.config import load_slos
-from telemetry_pipeline.slos.sql import replace_window
-from telemetry_pipeline.warehouse import scratch
-from telemetry_pipeline.warehouse.migrate import migrate
-from telemetry_pipeline.warehouse.resource import WarehouseResource
+from telemetry_pipeline.core.kpis.catalog import METRICS
+from telemetry_pipeline.core.slos.config import load_slos
+from telemetry_pipeline.core.slos.sql import replace_window
+from telemetry_pipeline.core.warehouse import scratch
+from telemetry_pipeline.core.warehouse.migrate import migrate
+from telemetry_pipeline.core.warehouse.resource import WarehouseResource
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SAMPLE_PERIODS = 240
@@ -109,9 +109,9 @@ def dagster_run(url: str, storage_url: str, days: int) -> None:
     from dagster import instance_for_test, materialize
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    from telemetry_pipeline.dagster_tuning import apply_defaults
-    from telemetry_pipeline.partitions import partition_key_for
-    from telemetry_pipeline.slos.assets import build_slo_asset
+    from telemetry_pipeline.core.granularity import partition_key_for
+    from telemetry_pipeline.defs.dagster_tuning import apply_defaults
+    from telemetry_pipeline.defs.slos.assets import build_slo_asset
 
     apply_defaults()  # the same Dagster switches the code location sets
     asset = build_slo_asset("hour", load_slos())

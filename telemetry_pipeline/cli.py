@@ -16,14 +16,14 @@ import click
 
 #: command name -> module whose COMMANDS holds it
 COMMAND_MODULES: dict[str, str] = {
-    "db": "telemetry_pipeline.warehouse.cli",
-    "demo": "telemetry_pipeline.demo.cli",
-    "ingest": "telemetry_pipeline.events.cli",
-    "emit": "telemetry_pipeline.events.cli",
-    "collector": "telemetry_pipeline.events.cli",
-    "dashboard": "telemetry_pipeline.dashboard.cli",
-    "dev": "telemetry_pipeline.devserver",
-    "env": "telemetry_pipeline.devserver",
+    "db": "telemetry_pipeline.apps.warehouse_cli",
+    "demo": "telemetry_pipeline.apps.demo_cli",
+    "ingest": "telemetry_pipeline.apps.events_cli",
+    "emit": "telemetry_pipeline.apps.events_cli",
+    "collector": "telemetry_pipeline.apps.events_cli",
+    "dashboard": "telemetry_pipeline.apps.dashboard.cli",
+    "dev": "telemetry_pipeline.apps.devserver",
+    "env": "telemetry_pipeline.apps.devserver",
 }
 
 

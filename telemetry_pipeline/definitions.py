@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
-from telemetry_pipeline.alerting.resources import alerting_resources_from_env
-from telemetry_pipeline.alerting.sensor import slo_alert_sensor
-from telemetry_pipeline.audits.assets import slsa_audit_metrics
-from telemetry_pipeline.cadence import build_jobs_and_schedules
-from telemetry_pipeline.dagster_tuning import apply_defaults
-from telemetry_pipeline.events.assets import raw_events
-from telemetry_pipeline.events.late_data import build_late_data_sensor
-from telemetry_pipeline.kpis.assets import KPI_ASSETS
-from telemetry_pipeline.slos.assets import build_slo_assets
-from telemetry_pipeline.warehouse import warehouse_from_env
+from telemetry_pipeline.core.warehouse import warehouse_from_env
+from telemetry_pipeline.defs.alerting.resources import alerting_resources_from_env
+from telemetry_pipeline.defs.alerting.sensor import slo_alert_sensor
+from telemetry_pipeline.defs.audits.assets import slsa_audit_metrics
+from telemetry_pipeline.defs.cadence import build_jobs_and_schedules
+from telemetry_pipeline.defs.dagster_tuning import apply_defaults
+from telemetry_pipeline.defs.events.assets import raw_events
+from telemetry_pipeline.defs.events.late_data import build_late_data_sensor
+from telemetry_pipeline.defs.kpis.assets import KPI_ASSETS
+from telemetry_pipeline.defs.slos.assets import build_slo_assets
 
 # Batch Dagster's per-partition event writes in every process that loads this location.
 apply_defaults()

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 
-from telemetry_pipeline import settings
-from telemetry_pipeline.dagster_tuning import apply_defaults
-from telemetry_pipeline.warehouse import scratch
-from telemetry_pipeline.warehouse.resource import WarehouseResource
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.warehouse import scratch
+from telemetry_pipeline.core.warehouse.resource import WarehouseResource
+from telemetry_pipeline.defs.dagster_tuning import apply_defaults
 
 #: Tables holding data (truncated between tests); the rest of the schema stays.
 # Tests run Dagster with the same switches as the product, whichever test imports definitions first.

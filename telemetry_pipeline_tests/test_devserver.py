@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg.types.json import Jsonb
 
-from telemetry_pipeline import devserver
-from telemetry_pipeline.partitions import period_start_of
-from telemetry_pipeline.warehouse import scratch
+from telemetry_pipeline.apps import devserver
+from telemetry_pipeline.core.granularity import period_start_of
+from telemetry_pipeline.core.warehouse import scratch
 
 
 def test_bootstrap_materialises_the_window_once_and_seeds_nothing_external(warehouse, tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telemetry_pipeline.warehouse.migrate import discover, migrate
+from telemetry_pipeline.core.warehouse.migrate import discover, migrate
 
 
 def test_migrating_twice_changes_nothing(warehouse_url, warehouse):

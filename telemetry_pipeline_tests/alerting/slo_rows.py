@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from dagster import AssetKey, AssetMaterialization, DagsterInstance
 
-from telemetry_pipeline.alerting.messages import SLO_STATUS_ASSETS
-from telemetry_pipeline.partitions import PERIODS, partition_key_for, period_start_of
+from telemetry_pipeline.core.alerting.messages import SLO_STATUS_ASSETS
+from telemetry_pipeline.core.granularity import PERIODS, partition_key_for, period_start_of
 
 #: (slo, sli) -> (metric, comparator, target), as slos.yaml declares them
 SLIS = {

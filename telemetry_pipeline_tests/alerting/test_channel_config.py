@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from telemetry_pipeline.alerting.email import email_from_env
-from telemetry_pipeline.alerting.resources import alerting_resources_from_env
-from telemetry_pipeline.alerting.slack import DEFAULT_SLACK_API_BASE_URL, slack_from_env
+from telemetry_pipeline.defs.alerting.email import email_from_env
+from telemetry_pipeline.defs.alerting.resources import alerting_resources_from_env
+from telemetry_pipeline.defs.alerting.slack import DEFAULT_SLACK_API_BASE_URL, slack_from_env
 from telemetry_pipeline_tests.alerting.conftest import Sensor
 from telemetry_pipeline_tests.alerting.slo_rows import Row, alerts, materialize, period
 from telemetry_pipeline_tests.alerting.smtp_server import SmtpServer

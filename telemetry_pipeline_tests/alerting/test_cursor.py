@@ -12,9 +12,9 @@ import pytest
 from dagster import instance_for_test
 from psycopg import sql
 
-from telemetry_pipeline.alerting.changes import MaterializationScan, parse_cursor
-from telemetry_pipeline.alerting.sensor import channels_of, run_tick
-from telemetry_pipeline.warehouse import embedded
+from telemetry_pipeline.core.warehouse import embedded
+from telemetry_pipeline.defs.alerting.changes import MaterializationScan, parse_cursor
+from telemetry_pipeline.defs.alerting.sensor import channels_of, run_tick
 from telemetry_pipeline_tests.alerting.conftest import Sensor, email_resource, slack_resource
 from telemetry_pipeline_tests.alerting.slo_rows import (
     HOUR,

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from telemetry_pipeline.alerting.delivery import deliver
-from telemetry_pipeline.alerting.email import EmailAlertResource
-from telemetry_pipeline.alerting.outbox import backoff
-from telemetry_pipeline.alerting.rules import record_alerts
-from telemetry_pipeline.alerting.sensor import channels_of
-from telemetry_pipeline.alerting.slack import SlackAlertResource
-from telemetry_pipeline.slos.config import load_slos
+from telemetry_pipeline.core.alerting.delivery import deliver
+from telemetry_pipeline.core.alerting.outbox import backoff
+from telemetry_pipeline.core.alerting.rules import record_alerts
+from telemetry_pipeline.core.slos.config import load_slos
+from telemetry_pipeline.defs.alerting.email import EmailAlertResource
+from telemetry_pipeline.defs.alerting.sensor import channels_of
+from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
 from telemetry_pipeline_tests.alerting.conftest import SLACK_TOKEN
 from telemetry_pipeline_tests.alerting.slo_rows import Row, age_retries, alerts, materialize, period
 from telemetry_pipeline_tests.alerting.test_alert_rules import fresh

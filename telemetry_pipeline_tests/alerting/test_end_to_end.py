@@ -17,10 +17,10 @@ from datetime import timedelta
 
 from psycopg.types.json import Jsonb
 
-from telemetry_pipeline.kpis.assets import kpi_aggregations_daily, kpi_aggregations_hourly
-from telemetry_pipeline.partitions import partition_key_for
-from telemetry_pipeline.slos.assets import build_slo_asset
-from telemetry_pipeline.slos.config import load_slos
+from telemetry_pipeline.core.granularity import partition_key_for
+from telemetry_pipeline.core.slos.config import load_slos
+from telemetry_pipeline.defs.kpis.assets import kpi_aggregations_daily, kpi_aggregations_hourly
+from telemetry_pipeline.defs.slos.assets import build_slo_asset
 from telemetry_pipeline_tests.alerting.slo_rows import alerts, period
 from telemetry_pipeline_tests.dagster_run import run_partitions
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg.types.json import Jsonb
 
-from telemetry_pipeline.alerting.messages import format_value, render, slack_escape
+from telemetry_pipeline.core.alerting.messages import format_value, render, slack_escape
 from telemetry_pipeline_tests.alerting.slo_rows import Row, alerts, materialize, period
 from telemetry_pipeline_tests.alerting.test_alert_rules import fresh
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from dagster import AssetKey, DagsterEventType, EventRecordsFilter, instance_for_test
 from dagster._core.definitions.observe import observe
 
-from telemetry_pipeline.audits.assets import slsa_audit_metrics
-from telemetry_pipeline.partitions import partition_key_for, period_start_of
+from telemetry_pipeline.core.granularity import partition_key_for, period_start_of
+from telemetry_pipeline.defs.audits.assets import slsa_audit_metrics
 
 
 def test_observation_versions_recent_hours_only(warehouse):

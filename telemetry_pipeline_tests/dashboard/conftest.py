@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from telemetry_pipeline.dashboard.app import create_app
-from telemetry_pipeline.dashboard.server import running
+from telemetry_pipeline.apps.dashboard.app import create_app
+from telemetry_pipeline.apps.dashboard.server import running
 from telemetry_pipeline_tests.dashboard import rows
 
 

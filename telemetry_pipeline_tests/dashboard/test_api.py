@@ -13,9 +13,9 @@ from urllib.parse import quote
 import plotly
 import pytest
 
-from telemetry_pipeline.dashboard.app import create_app
-from telemetry_pipeline.dashboard.server import running
-from telemetry_pipeline.kpis.catalog import METRICS
+from telemetry_pipeline.apps.dashboard.app import create_app
+from telemetry_pipeline.apps.dashboard.server import running
+from telemetry_pipeline.core.kpis.catalog import METRICS
 from telemetry_pipeline_tests.dashboard.conftest import get
 
 ALL_METRICS = [m.name for m in METRICS]

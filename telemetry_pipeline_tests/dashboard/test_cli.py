@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from telemetry_pipeline import settings
-from telemetry_pipeline.warehouse import embedded
-from telemetry_pipeline.warehouse.migrate import migrate
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.warehouse import embedded
+from telemetry_pipeline.core.warehouse.migrate import migrate
 
 STARTUP_TIMEOUT = 60.0
 

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from telemetry_pipeline.kpis.catalog import METRICS
+from telemetry_pipeline.core.kpis.catalog import METRICS
 from telemetry_pipeline_tests.dashboard import rows
 
 CHROMIUM = "/usr/bin/chromium"

@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from telemetry_pipeline.cli import cli
-from telemetry_pipeline.demo import timeline
-from telemetry_pipeline.demo.event_rows import EVENT_MIX
-from telemetry_pipeline.demo.generate import Incident, copy_audits, copy_events
-from telemetry_pipeline.demo.seed import ODD_ROWS, SeedSummary, seed_demo
+from telemetry_pipeline.core.demo import timeline
+from telemetry_pipeline.core.demo.event_rows import EVENT_MIX
+from telemetry_pipeline.core.demo.generate import Incident, copy_audits, copy_events
+from telemetry_pipeline.core.demo.seed import ODD_ROWS, SeedSummary, seed_demo
 
 END = datetime(2025, 3, 5, 12, tzinfo=UTC)
 DAYS = 3

@@ -17,9 +17,9 @@ import orjson
 import psycopg
 import pytest
 
-from telemetry_pipeline.dashboard.server import running
-from telemetry_pipeline.events.collector import CollectorConfig, create_app
-from telemetry_pipeline.events.github import sign
+from telemetry_pipeline.apps.collector import CollectorConfig, create_app
+from telemetry_pipeline.apps.dashboard.server import running
+from telemetry_pipeline.core.events.github import sign
 
 TOKEN = "tok-3f9a1c77e2"
 SECRET = "whsec-8d2b5e"

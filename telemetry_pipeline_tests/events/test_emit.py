@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
+from telemetry_pipeline.apps.collector import CollectorConfig, create_app
+from telemetry_pipeline.apps.dashboard.server import running
 from telemetry_pipeline.cli import cli
-from telemetry_pipeline.dashboard.server import running
-from telemetry_pipeline.events.collector import CollectorConfig, create_app
 
 TOKEN = "emit-token-51c0"
 STEP = ["--type", "provenance.generation", "--status", "success"]

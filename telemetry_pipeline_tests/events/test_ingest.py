@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from telemetry_pipeline.cli import cli
-from telemetry_pipeline.events import ingest as ingest_module
-from telemetry_pipeline.events.ingest import ingest_file
-from telemetry_pipeline.events.progress import TerminalProgress
+from telemetry_pipeline.core.events import ingest as ingest_module
+from telemetry_pipeline.core.events.ingest import ingest_file
+from telemetry_pipeline.core.events.progress import TerminalProgress
 
 
 def event(n: int, **changes) -> dict:

@@ -12,8 +12,8 @@ import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telemetry_pipeline.events import ingest as ingest_module
-from telemetry_pipeline.events.ingest import ingest_file
+from telemetry_pipeline.core.events import ingest as ingest_module
+from telemetry_pipeline.core.events.ingest import ingest_file
 
 TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=30)
 ZONES = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))])

@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context, instance_for_test
 
-from telemetry_pipeline.cadence import JOB_NAMES
-from telemetry_pipeline.events.late_data import (
+from telemetry_pipeline.defs.cadence import JOB_NAMES
+from telemetry_pipeline.defs.events.late_data import (
     RANGE_END_TAG,
     RANGE_START_TAG,
     SENSOR_NAME,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from telemetry_pipeline.events.validation import InvalidEvent, parse_event
+from telemetry_pipeline.core.events.validation import InvalidEvent, parse_event
 
 GOOD = {
     "event_type": "provenance.generation",

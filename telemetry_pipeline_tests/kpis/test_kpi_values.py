@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 from dagster import instance_for_test
 
-from telemetry_pipeline.kpis.assets import (
+from telemetry_pipeline.core.kpis.catalog import METRICS
+from telemetry_pipeline.defs.kpis.assets import (
     kpi_aggregations_daily,
     kpi_aggregations_hourly,
     kpi_aggregations_weekly,
 )
-from telemetry_pipeline.kpis.catalog import METRICS
 from telemetry_pipeline_tests import events_fixture as fx
 from telemetry_pipeline_tests.dagster_run import run_partitions
 

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from dagster import AssetKey, DagsterEventType, EventRecordsFilter, instance_for_test
 
-from telemetry_pipeline.events.assets import raw_events
-from telemetry_pipeline.kpis.assets import kpi_aggregations_daily, kpi_aggregations_hourly
-from telemetry_pipeline.kpis.sql import replace_window
+from telemetry_pipeline.core.kpis.sql import replace_window
+from telemetry_pipeline.defs.events.assets import raw_events
+from telemetry_pipeline.defs.kpis.assets import kpi_aggregations_daily, kpi_aggregations_hourly
 from telemetry_pipeline_tests import events_fixture as fx
 from telemetry_pipeline_tests.dagster_run import run_partitions
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import psycopg
 
-from telemetry_pipeline.partitions import PERIODS
+from telemetry_pipeline.core.granularity import PERIODS
 
 #: (metric_name, period_start, value, sample_size)
 KpiRow = tuple[str, datetime, float | int | str, int]

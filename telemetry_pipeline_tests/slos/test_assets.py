@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, BackfillPolicy, DagsterInstance, instance_for_test
 
-from telemetry_pipeline.kpis.assets import kpi_aggregations_hourly
-from telemetry_pipeline.slos.assets import build_slo_assets, check_name
-from telemetry_pipeline.slos.config import load_slos
+from telemetry_pipeline.core.slos.config import load_slos
+from telemetry_pipeline.defs.kpis.assets import kpi_aggregations_hourly
+from telemetry_pipeline.defs.slos.assets import build_slo_assets, check_name
 from telemetry_pipeline_tests.dagster_run import run_partitions
 from telemetry_pipeline_tests.slos.kpi_rows import put_kpis, status
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from telemetry_pipeline import settings
-from telemetry_pipeline.slos.assets import build_slo_assets, check_name
-from telemetry_pipeline.slos.config import (
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.slos.config import (
     DEFAULT_SLOS_FILE,
     SLOS_FILE_ENV,
     Sli,
     SloConfigError,
     load_slos,
 )
+from telemetry_pipeline.defs.slos.assets import build_slo_assets, check_name
 
 GOOD_SLO = """\
   - name: {name}

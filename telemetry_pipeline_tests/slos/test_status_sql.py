@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from telemetry_pipeline.slos.config import load_slos
-from telemetry_pipeline.slos.sql import replace_window
+from telemetry_pipeline.core.slos.config import load_slos
+from telemetry_pipeline.core.slos.sql import replace_window
 from telemetry_pipeline_tests.slos.kpi_rows import dec, put_kpis, status
 
 CATALOG = load_slos()

@@ -1,0 +1,1 @@
+"""Programs that run outside Dagster: emit, the collector, the dashboard and the CLI commands."""

@@ -1,0 +1,196 @@
+"""`telemetry-pipeline dev` (the README's run command) and `telemetry-pipeline env`.
+
+`dev` takes a fresh clone to a running UI: start/migrate the warehouse, seed 90 days of demo
+telemetry when the warehouse is empty, materialise what of those 90 days is not materialised yet
+(all of it on the first start, the gap after downtime; single-run backfills), then run `dagster dev` on 127.0.0.1:3000 with the project's
+dagster.yaml (runs, events and schedules in PostgreSQL) and the KPI dashboard beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+import psycopg
+
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.warehouse import embedded
+from telemetry_pipeline.core.warehouse.migrate import migrate
+from telemetry_pipeline.core.warehouse.resource import WarehouseResource, libpq_url
+from telemetry_pipeline.defs.cadence import JOB_ASSETS
+from telemetry_pipeline.defs.dagster_tuning import DAGSTER_ENV_DEFAULTS
+
+DAGSTER_PG_URL_ENV = "DAGSTER_PG_URL"
+
+
+
+def dagster_home() -> Path:
+    return settings.data_dir() / "dagster_home"
+
+
+def dagster_storage_url() -> str:
+    """Dagster's own database: DAGSTER_PG_URL, else `<db>_dagster` beside the warehouse."""
+    if os.environ.get(DAGSTER_PG_URL_ENV):
+        return os.environ[DAGSTER_PG_URL_ENV]
+    external = settings.database_url()
+    if not external:
+        return embedded.dagster_storage_url()
+    from urllib.parse import urlsplit
+
+    libpq = libpq_url(external)
+    name = (urlsplit(libpq).path.lstrip("/") or "postgres") + "_dagster"
+    server = embedded.database_url(libpq, "postgres")
+    return embedded.ensure_database(server, name).replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def dagster_environment() -> dict[str, str]:
+    """Environment for Dagster processes: DAGSTER_HOME with the project's dagster.yaml, storage URL."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = dict(os.environ)
+    env["DAGSTER_HOME"] = str(home)
+    env[DAGSTER_PG_URL_ENV] = dagster_storage_url()
+    for name, value in DAGSTER_ENV_DEFAULTS.items():
+        env.setdefault(name, value)
+    return env
+
+
+def _warehouse() -> WarehouseResource:
+    return WarehouseResource(database_url=settings.database_url() or "")
+
+
+def _count(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(f"select count(*) from public.{table}").fetchone()[0]  # noqa: S608 - our table names
+
+
+def materialize_range(env: dict[str, str], keys: list[str], first: str, last: str) -> None:
+    """One single-run backfill through the Dagster CLI (recorded in the instance, seen in the UI)."""
+    cmd = [
+        sys.executable, "-m", "dagster", "asset", "materialize",
+        "-m", "telemetry_pipeline.definitions",
+        "--select", ",".join(keys),
+        "--partition-range", f"{first}...{last}",
+    ]
+    log_path = settings.data_dir() / "logs" / f"bootstrap-{keys[0]}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    click.echo(f"materialising {','.join(keys)} {first}...{last} (log: {log_path})")
+    started = time.perf_counter()
+    with log_path.open("w") as log:
+        proc = subprocess.run(cmd, env=env, cwd=settings.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise click.ClickException(f"materialising {','.join(keys)} failed; see {log_path}")
+    click.echo(f"  done in {time.perf_counter() - started:.1f} s")
+
+
+def bootstrap(days: int, seed: int, demo: bool | None = None) -> None:
+    """Warehouse up and migrated; demo data when empty; the last `days` materialised.
+
+    Demo data goes only into the embedded warehouse unless asked for (`demo=True`): an empty
+    external database (a fresh Supabase, say) is real, and synthetic rows there would be data.
+
+    The materialisation step catches up whatever is missing in that window (all of it on the
+    first start, the hours/days/weeks the machine was off after a restart: Dagster's scheduler
+    only catches up a few missed ticks) as one single-run backfill per granularity.
+    """
+    url = _warehouse().url()
+    for name in migrate(url):
+        click.echo(f"applied {name}")
+    env = dagster_environment()
+    if demo is None:
+        demo = not settings.database_url()
+    if demo and _count(url, "telemetry_events") == 0:
+        from telemetry_pipeline.core.demo.seed import seed_demo
+
+        summary = seed_demo(url, days=days, seed=seed)
+        click.echo(f"seeded demo telemetry: {summary}")
+    for keys, first, last in missing_ranges(env, days):
+        materialize_range(env, keys, first, last)
+
+
+def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str, str]]:
+    """Per granularity, (assets, first, last) from the first unmaterialised partition of the window."""
+    from dagster import AssetKey, DagsterInstance
+
+    from telemetry_pipeline.core.granularity import partitions_for
+
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days)
+    ranges = []
+    # dagster.yaml reads DAGSTER_PG_URL from the environment; set it for the load only.
+    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV)}
+    os.environ.update({k: env[k] for k in saved})
+    try:
+        instance = DagsterInstance.get()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    with instance:
+        for granularity, keys in JOB_ASSETS.items():
+            partitions = partitions_for(granularity)
+            window = [
+                k for k in partitions.get_partition_keys(current_time=now)
+                if partitions.time_window_for_partition_key(k).end > since
+            ]
+            done = set(instance.get_materialized_partitions(AssetKey(keys[-1])))
+            missing = [k for k in window if k not in done]
+            if missing:
+                ranges.append((keys, missing[0], window[-1]))
+    return ranges
+
+
+@click.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the Dagster UI.")
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option(
+    "--days", default=90, show_default=True,
+    help="Days of demo telemetry on first start, and the window kept materialised.",
+)
+@click.option("--seed", default=7, show_default=True, help="Random seed of the demo data.")
+@click.option(
+    "--demo/--no-demo", default=None,
+    help="Seed demo telemetry into an empty warehouse [default: only the embedded one].",
+)
+@click.option("--no-bootstrap", is_flag=True, help="Skip demo seeding and the catch-up backfill.")
+def dev(host: str, port: int, days: int, seed: int, demo: bool | None, no_bootstrap: bool) -> None:
+    """Start everything: warehouse, demo data on first run, Dagster UI and daemon, dashboard."""
+    if not no_bootstrap:
+        bootstrap(days, seed, demo)
+    env = dagster_environment()
+    children: list[subprocess.Popen] = []
+    from telemetry_pipeline.apps.dashboard import cli as dashboard_cli
+
+    if getattr(dashboard_cli, "COMMANDS", None):
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "telemetry_pipeline.cli", "dashboard"], env=env)
+        )
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port), "-w",
+             str(settings.PROJECT_ROOT / "workspace.yaml")],
+            env=env, cwd=settings.PROJECT_ROOT, check=False,
+        )
+    finally:
+        for child in children:
+            child.terminate()
+
+
+@click.command("env")
+def env_cmd() -> None:
+    """Print `export` lines that point dagster CLI commands at the project's instance."""
+    env = dagster_environment()
+    for name in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV, *DAGSTER_ENV_DEFAULTS):
+        click.echo(f"export {name}={env[name]!s}")
+
+
+COMMANDS = [dev, env_cmd]

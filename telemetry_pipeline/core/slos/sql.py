@@ -1,0 +1,212 @@
+"""Evaluate every SLI of the catalog over a window of KPI periods, in one SQL statement.
+
+The catalog becomes a VALUES list bound as parameters and is joined to kpi_aggregations, so a
+year of hourly SLO rows is one pass in PostgreSQL whatever the number of SLOs. Rolling numbers
+(30-day budgets, 6 h / 3 d burn rates) read KPI rows from before the window (budgets.LOOKBACK)
+but only the window's rows are written: a one-partition run equals a backfill over many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from telemetry_pipeline.core.kpis.sql import WindowResult, check_window
+from telemetry_pipeline.core.slos import budgets
+from telemetry_pipeline.core.slos.config import SloCatalog
+
+#: ratio SLI -> which way its KPI points: 'good' rows (availability) or 'bad' rows (error rate)
+_RATIO_DIRECTION = {"availability": "good", "error_rate": "bad"}
+
+_CATALOG_COLUMNS = ("slo_name", "sli", "metric_name", "comparator", "target", "direction", "min_sample_size")
+_CATALOG_TYPES = ("text", "text", "text", "text", "numeric", "text", "integer")
+
+
+def _catalog_values(catalog: SloCatalog) -> tuple[sql.Composable, dict[str, Any]]:
+    """VALUES (...) of every (SLO, SLI) with its parameters: data, never spliced into the SQL."""
+    rows: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    index = 0
+    for slo in catalog:
+        for sli in slo.slis:
+            values = (slo.name, sli.name, sli.metric, sli.comparator, Decimal(repr(sli.target)),
+                      _RATIO_DIRECTION.get(sli.name), slo.min_sample_size)
+            cells = []
+            for column, kind, value in zip(_CATALOG_COLUMNS, _CATALOG_TYPES, values, strict=True):
+                name = f"c{index}_{column}"
+                params[name] = value
+                cells.append(sql.SQL("{}::{}").format(sql.Placeholder(name), sql.SQL(kind)))
+            rows.append(sql.SQL("({})").format(sql.SQL(", ").join(cells)))
+            index += 1
+    return sql.SQL("values {}").format(sql.SQL(", ").join(rows)), params
+
+
+def _granularity_columns(granularity: str) -> dict[str, sql.Composable]:
+    """The rolling columns one granularity carries (null elsewhere)."""
+    columns: dict[str, sql.Composable] = {"burn_rate": budgets.own_burn_rate()}
+    if granularity == "day":
+        columns.update(budgets.budget_columns())
+    if granularity == "hour":
+        columns.update(budgets.burn_window_columns())
+    return columns
+
+
+_ROLLING = (
+    "error_budget_remaining", "budget_window_sample", "burn_rate",
+    "burn_rate_1h", "burn_rate_6h", "burn_rate_3d", "sample_1h", "sample_6h", "sample_3d",
+)
+
+
+def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dict[str, Any]]:
+    """INSERT ... SELECT of all slo_status rows of a window, and its catalog parameters.
+
+    Further parameters: %(granularity)s, %(read_from)s, %(start)s, %(end)s.
+    """
+    values, params = _catalog_values(catalog)
+    present = _granularity_columns(granularity)
+    rolling = sql.SQL(",\n ").join(
+        sql.SQL("{} as {}").format(present.get(name, sql.SQL("null::numeric")), sql.Identifier(name))
+        for name in _ROLLING
+    )
+    alert, alert_windows = (
+        budgets.burn_alert_expressions() if granularity == "hour" else (sql.SQL("null"), sql.SQL("null"))
+    )
+    statement = sql.SQL(
+        """
+        with catalog ({catalog_columns}) as ({values}),
+        kpi as (
+          select c.slo_name, c.sli, c.metric_name, c.comparator, c.target, c.min_sample_size,
+                 k.period_start, k.period_end, k.metric_value as value,
+                 coalesce(public.telemetry_try_float8(k.metadata ->> 'sample_size'), 0)::bigint
+                   as sample_size,
+                 k.metadata ->> 'unit' as unit,
+                 case c.direction when 'good' then (100 - k.metric_value) / 100
+                                  when 'bad' then k.metric_value / 100 end as bad_fraction,
+                 case c.direction when 'good' then 1 - c.target / 100
+                                  when 'bad' then c.target / 100 end as allowed
+          from catalog c
+          join public.kpi_aggregations k
+            on k.metric_name = c.metric_name and k.aggregation_period = %(granularity)s
+           and k.period_start >= %(read_from)s and k.period_start < %(end)s
+        ),
+        rolled as (
+          select kpi.*, {rolling} from kpi
+        ),
+        evaluated as (
+          select rolled.*, {alert} as burn_alert, {alert_windows} as burn_alert_windows
+          from rolled
+          where period_start >= %(start)s
+        )
+        insert into public.slo_status (
+          slo_name, sli, metric_name, aggregation_period, period_start, period_end, value, target,
+          comparator, met, sample_size, error_budget_remaining, burn_rate, burn_rate_1h, burn_rate_6h,
+          burn_rate_3d, burn_alert, burn_alert_windows, metadata, evaluated_at
+        )
+        select slo_name, sli, metric_name, %(granularity)s, period_start, period_end, value, target,
+               comparator,
+               case comparator when '>=' then value >= target else value < target end,
+               sample_size, error_budget_remaining, burn_rate, burn_rate_1h, burn_rate_6h, burn_rate_3d,
+               burn_alert, burn_alert_windows,
+               jsonb_strip_nulls(jsonb_build_object(
+                 'unit', unit, 'min_sample_size', min_sample_size,
+                 'budget_window_sample', budget_window_sample,
+                 'sample_1h', sample_1h, 'sample_6h', sample_6h, 'sample_3d', sample_3d)),
+               now()
+        from evaluated
+        """
+    ).format(
+        catalog_columns=sql.SQL(", ").join(map(sql.Identifier, _CATALOG_COLUMNS)),
+        values=values,
+        rolling=rolling,
+        alert=alert,
+        alert_windows=alert_windows,
+    )
+    return statement, params
+
+
+@dataclass
+class SloWindowResult(WindowResult):
+    """What one window evaluation did, and what the asset reports from it."""
+
+    unmet: int = 0
+    #: period_start -> {(slo, sli): (value, target, error_budget_remaining or None)}
+    sli_values: dict[datetime, dict[tuple[str, str], tuple[float, float, float | None]]] = field(
+        default_factory=dict
+    )
+    #: slo -> violations (met = false and sample_size >= min_sample_size) in the window
+    violations: dict[str, list[Violation]] = field(default_factory=dict)
+    #: slo -> unmet rows too small to count as violations
+    small_sample_unmet: dict[str, int] = field(default_factory=dict)
+    burn_alerts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Violation:
+    sli: str
+    period_start: datetime
+    value: float
+    target: float
+    comparator: str
+    sample_size: int
+
+
+#: Violations listed per SLO in check metadata; the count is always complete.
+MAX_LISTED_VIOLATIONS = 20
+
+
+def replace_window(
+    conn: psycopg.Connection, catalog: SloCatalog, granularity: str, start: datetime, end: datetime
+) -> SloWindowResult:
+    """Re-evaluate all SLOs over [start, end) at `granularity`, replacing the window's rows.
+
+    One transaction (delete + insert) under an advisory lock per granularity, as the KPI writer:
+    a crash leaves the old rows, and overlapping writers take turns.
+    """
+    check_window(granularity, start, end)
+    statement, params = slo_insert(catalog, granularity)
+    params.update(granularity=granularity, read_from=start - budgets.LOOKBACK[granularity], start=start, end=end)
+    window = (granularity, start, end)
+    result = SloWindowResult(granularity, start, end)
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('slo_status:' || %s))", (granularity,))
+        result.deleted = conn.execute(
+            "delete from public.slo_status where aggregation_period = %s"
+            " and period_start >= %s and period_start < %s",
+            window,
+        ).rowcount
+        result.inserted = conn.execute(statement, params).rowcount
+        _summarise(conn, catalog, result)
+    return result
+
+
+def _summarise(conn: psycopg.Connection, catalog: SloCatalog, result: SloWindowResult) -> None:
+    """Per-period values for metadata plots, violations per SLO and burn alerts, in one read."""
+    min_samples = {slo.name: slo.min_sample_size for slo in catalog}
+    rows = conn.execute(
+        """
+        select slo_name, sli, period_start, value::float8, target::float8,
+               error_budget_remaining::float8, met, comparator, sample_size, burn_alert
+        from public.slo_status
+        where aggregation_period = %s and period_start >= %s and period_start < %s
+        order by period_start, slo_name, sli
+        """,
+        (result.granularity, result.start, result.end),
+    )
+    for slo_name, sli, period_start, value, target, budget, met, comparator, n, burn_alert in rows:
+        result.sli_values.setdefault(period_start, {})[(slo_name, sli)] = (value, target, budget)
+        if burn_alert is not None:
+            result.burn_alerts[burn_alert] = result.burn_alerts.get(burn_alert, 0) + 1
+        if met:
+            continue
+        result.unmet += 1
+        if n >= min_samples.get(slo_name, 1):
+            result.violations.setdefault(slo_name, []).append(
+                Violation(sli, period_start, value, target, comparator, n)
+            )
+        else:
+            result.small_sample_unmet[slo_name] = result.small_sample_unmet.get(slo_name, 0) + 1

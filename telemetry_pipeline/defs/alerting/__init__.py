@@ -1,0 +1,1 @@
+"""Alerting in Dagster: slo_alert_sensor and the Slack and email channel resources."""

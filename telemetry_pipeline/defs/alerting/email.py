@@ -1,0 +1,146 @@
+"""Email as an alert channel: stdlib smtplib, one SMTP session per delivery pass.
+
+Messages are multipart (plain text + HTML) and carry `Auto-Submitted: auto-generated`
+(RFC 3834) so vacation responders and ticket systems do not answer them. The SMTP password is a
+Dagster EnvVar; errors name the server, never the credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from dagster import ConfigurableResource, EnvVar
+from pydantic import Field
+
+from telemetry_pipeline.core.alerting import env
+from telemetry_pipeline.core.alerting.delivery import DeliveryFailed, Sender
+from telemetry_pipeline.core.alerting.messages import Message
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+class EmailAlertResource(ConfigurableResource):
+    """Sends alerts through an SMTP server; unconfigured (no host, sender or recipients) = skipped."""
+
+    host: str = Field(default="", description="SMTP server (SMTP_HOST); empty = email off.")
+    port: int = Field(default=25, description="SMTP port (SMTP_PORT).")
+    sender: str = Field(default="", description="From address (SMTP_FROM).")
+    recipients: str = Field(default="", description="Comma-separated To addresses (ALERT_EMAIL_TO).")
+    username: str = Field(default="", description="SMTP login (SMTP_USERNAME), optional.")
+    password: str = Field(default="", description="SMTP password (SMTP_PASSWORD), optional.")
+    starttls: bool = Field(default=False, description="Upgrade with STARTTLS (SMTP_STARTTLS).")
+    timeout_seconds: float = Field(default=10.0, description="Connect/command timeout.")
+
+    def recipient_list(self) -> list[str]:
+        return [r.strip() for r in self.recipients.split(",") if r.strip()]
+
+    def is_configured(self) -> bool:
+        return bool(self.host and self.sender and self.recipient_list())
+
+    def not_configured_reason(self) -> str:
+        missing = [
+            n for n, v in ((env.SMTP_HOST, self.host), (env.SMTP_FROM, self.sender),
+                           (env.ALERT_EMAIL_TO, self.recipient_list())) if not v
+        ]
+        return f"email alerts are off: {' and '.join(missing)} not set"
+
+    def build(self, message: Message) -> EmailMessage:
+        """The email of one rendered alert (text and HTML alternatives)."""
+        email = EmailMessage()
+        email["Subject"] = message.subject
+        email["From"] = self.sender
+        email["To"] = ", ".join(self.recipient_list())
+        email["Date"] = formatdate(localtime=False, usegmt=True)
+        domain = self.sender.rpartition("@")[2] or None
+        email["Message-ID"] = make_msgid(domain=domain)
+        email["Auto-Submitted"] = "auto-generated"
+        email["X-Auto-Response-Suppress"] = "All"
+        email.set_content(message.text)
+        email.add_alternative(message.html, subtype="html")
+        return email
+
+    @contextmanager
+    def sender_session(self) -> Iterator[Sender]:
+        """A function sending one alert; connects on first use and reuses the session."""
+        session: smtplib.SMTP | None = None
+        where = f"SMTP {self.host}:{self.port}"
+
+        def send(message: Message) -> str:
+            nonlocal session
+            email = self.build(message)
+            try:
+                if session is None:
+                    session = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)
+                    session.ehlo()
+                    if self.starttls:
+                        session.starttls(context=ssl.create_default_context())
+                        session.ehlo()
+                    if self.username:
+                        session.login(self.username, self.password)
+                session.send_message(email, from_addr=self.sender, to_addrs=self.recipient_list())
+            except Exception as exc:  # noqa: BLE001 - SMTP, socket, TLS or encoding: stay pending
+                _close(session)
+                session = None
+                raise DeliveryFailed(f"{where}: {type(exc).__name__}: {_safe(exc)}") from None
+            return str(email["Message-ID"])
+
+        try:
+            yield send
+        finally:
+            _close(session)
+
+
+def _safe(exc: BaseException) -> str:
+    """An SMTP error for logs: the server's reply code and text, never what we sent."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"{exc.smtp_code} {text}"[:300]
+    return (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)[:300]
+
+
+def _close(session: smtplib.SMTP | None) -> None:
+    if session is None:
+        return
+    try:
+        session.quit()
+    except (smtplib.SMTPException, OSError):
+        session.close()
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """A yes/no variable; anything else stops start-up naming the variable."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no)")
+
+
+def email_from_env() -> EmailAlertResource:
+    """The resource as the environment configures it; SMTP_PASSWORD stays a Dagster EnvVar."""
+    kwargs: dict[str, object] = {}
+    for field_name, variable in (
+        ("host", env.SMTP_HOST),
+        ("sender", env.SMTP_FROM),
+        ("recipients", env.ALERT_EMAIL_TO),
+        ("username", env.SMTP_USERNAME),
+        ("password", env.SMTP_PASSWORD),
+    ):
+        if env.is_set(variable):
+            kwargs[field_name] = EnvVar(variable)
+    if env.is_set(env.SMTP_PORT):
+        raw = os.environ[env.SMTP_PORT].strip()
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise ValueError(f"{env.SMTP_PORT}={raw!r} is not a TCP port (1-65535)")
+        kwargs["port"] = EnvVar.int(env.SMTP_PORT)
+    if env.is_set(env.SMTP_STARTTLS):
+        kwargs["starttls"] = parse_bool(env.SMTP_STARTTLS, os.environ[env.SMTP_STARTTLS])
+    return EmailAlertResource(**kwargs)

@@ -1,0 +1,1 @@
+"""Getting telemetry in as Dagster sees it: raw_events and the late-data sensor."""

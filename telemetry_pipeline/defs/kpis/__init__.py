@@ -1,0 +1,1 @@
+"""KPIs as Dagster assets: kpi_aggregations_{hourly,daily,weekly} and their checks."""

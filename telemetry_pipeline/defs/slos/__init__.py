@@ -1,0 +1,1 @@
+"""SLOs as Dagster assets: slo_status_{hourly,daily,weekly}."""
