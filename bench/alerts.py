@@ -34,13 +34,15 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.alerting.messages import SLO_STATUS_ASSETS
-from telemetry_pipeline.core.granularity import hourly_partitions, partition_key_for, period_start_of
-from telemetry_pipeline.core.warehouse import WarehouseResource, scratch
+from telemetry_pipeline.core.granularity import partition_key_for, period_start_of
+from telemetry_pipeline.core.warehouse import scratch
 from telemetry_pipeline.core.warehouse.migrate import migrate
 from telemetry_pipeline.defs.alerting.email import EmailAlertResource
 from telemetry_pipeline.defs.alerting.sensor import channels_of, run_tick
 from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
 from telemetry_pipeline.defs.dagster_tuning import apply_defaults
+from telemetry_pipeline.defs.partitions import hourly_partitions
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 #: The Slack Web API stand-in of the tests, in its own process (as Slack is another machine):
 #: sharing this process's GIL would bill its request handling to the tick.

@@ -30,9 +30,10 @@ import psycopg
 
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.demo.generate import copy_audits, copy_events
-from telemetry_pipeline.core.granularity import PERIODS, partitions_for
+from telemetry_pipeline.core.granularity import PERIODS
 from telemetry_pipeline.core.kpis.sql import kpi_insert
 from telemetry_pipeline.core.warehouse import scratch
+from telemetry_pipeline.defs.partitions import partitions_for
 
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR_END = datetime(2026, 1, 1, tzinfo=UTC)

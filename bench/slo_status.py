@@ -32,7 +32,7 @@ from telemetry_pipeline.core.slos.config import load_slos
 from telemetry_pipeline.core.slos.sql import replace_window
 from telemetry_pipeline.core.warehouse import scratch
 from telemetry_pipeline.core.warehouse.migrate import migrate
-from telemetry_pipeline.core.warehouse.resource import WarehouseResource
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SAMPLE_PERIODS = 240

@@ -1,36 +1,33 @@
-"""The Dagster code location: assembles the domains' assets, checks, jobs, sensors and resources.
+"""The Dagster code location (SPEC section 8: `telemetry_pipeline.definitions:defs`).
 
-Nothing here touches a database: loading the location is instant and offline. The one file read is
-the SLO catalog (slos.yaml), validated here so a bad catalog stops the location from loading with
-the file, SLO and field named.
+It assembles, nothing else: every stage's assets, checks, schedules and sensors come from the
+`defs/` folder (`load_from_defs_folder`, as `dg` projects do), plus the resources and executor
+every stage shares. Nothing here touches a database: loading the location is instant and
+offline. Loading validates what the location reads: the environment (a malformed value stops
+it, naming the variable) and the SLO catalog (naming file, SLO and field).
 """
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from pathlib import Path
 
-from telemetry_pipeline.core.warehouse import warehouse_from_env
+from dagster import Definitions, in_process_executor, load_from_defs_folder
+
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.defs.alerting.resources import alerting_resources_from_env
-from telemetry_pipeline.defs.alerting.sensor import slo_alert_sensor
-from telemetry_pipeline.defs.audits.assets import slsa_audit_metrics
-from telemetry_pipeline.defs.cadence import build_jobs_and_schedules
 from telemetry_pipeline.defs.dagster_tuning import apply_defaults
-from telemetry_pipeline.defs.events.assets import raw_events
-from telemetry_pipeline.defs.events.late_data import build_late_data_sensor
-from telemetry_pipeline.defs.kpis.assets import KPI_ASSETS
-from telemetry_pipeline.defs.slos.assets import build_slo_assets
+from telemetry_pipeline.defs.resources import warehouse_from_env
 
-# Batch Dagster's per-partition event writes in every process that loads this location.
+settings.current().validate()
+# Batch Dagster's per-partition event writes in every process that loads this location (Dagster
+# reads these switches only from the process environment; docs/ARCHITECTURE.md).
 apply_defaults()
 
-jobs, schedules = build_jobs_and_schedules()
-
-defs = Definitions(
-    assets=[raw_events, slsa_audit_metrics, *KPI_ASSETS, *build_slo_assets()],
-    jobs=jobs,
-    schedules=schedules,
-    sensors=[slo_alert_sensor, build_late_data_sensor(jobs)],
-    resources={"warehouse": warehouse_from_env(), **alerting_resources_from_env()},
-    # Each run is a short chain of SQL steps; one process per step only added start-up time.
-    executor=in_process_executor,
+defs = Definitions.merge(
+    load_from_defs_folder(path_within_project=Path(__file__).parent),
+    Definitions(
+        resources={"warehouse": warehouse_from_env(), **alerting_resources_from_env()},
+        # Each run is a short chain of SQL steps; one process per step only added start-up time.
+        executor=in_process_executor,
+    ),
 )

@@ -18,8 +18,8 @@ from psycopg import sql
 
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.warehouse import scratch
-from telemetry_pipeline.core.warehouse.resource import WarehouseResource
 from telemetry_pipeline.defs.dagster_tuning import apply_defaults
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 #: Tables holding data (truncated between tests); the rest of the schema stays.
 # Tests run Dagster with the same switches as the product, whichever test imports definitions first.

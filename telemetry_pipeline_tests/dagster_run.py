@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from telemetry_pipeline.core.warehouse import WarehouseResource
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 
 def run_partitions(

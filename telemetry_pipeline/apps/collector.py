@@ -32,7 +32,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from telemetry_pipeline.core import settings
-from telemetry_pipeline.core.events import config as env
 from telemetry_pipeline.core.events import github
 from telemetry_pipeline.core.events.store import Rejected, insert_events, quarantine
 from telemetry_pipeline.core.events.validation import Event, InvalidEvent, decode_json, validate_event
@@ -51,7 +50,7 @@ class CollectorConfig:
     database_url: str  # libpq URL of the warehouse
     token: str | None  # None: POST /v1/events answers 503
     webhook_secret: str | None  # None: POST /v1/github/webhook answers 503
-    max_body_bytes: int = env.DEFAULT_MAX_BODY_BYTES
+    max_body_bytes: int = settings.DEFAULT_MAX_BODY_BYTES
     pool_size: int = 8
     db_timeout: float = 5.0  # seconds to wait for a pooled connection before answering 503
 
@@ -64,13 +63,13 @@ class CollectorConfig:
 
     @classmethod
     def from_env(cls, *, max_body_bytes: int | None = None, pool_size: int = 8) -> CollectorConfig:
-        from telemetry_pipeline.core.warehouse import WarehouseResource
+        from telemetry_pipeline.core import warehouse
 
         return cls(
-            database_url=WarehouseResource(database_url=settings.database_url() or "").url(),
-            token=env.secret(env.COLLECTOR_TOKEN_ENV),
-            webhook_secret=env.secret(env.GITHUB_WEBHOOK_SECRET_ENV),
-            max_body_bytes=max_body_bytes or env.positive_int(env.COLLECTOR_MAX_BODY_ENV, env.DEFAULT_MAX_BODY_BYTES),
+            database_url=warehouse.configured().url(),
+            token=settings.current().collector_token,
+            webhook_secret=settings.current().github_webhook_secret,
+            max_body_bytes=max_body_bytes or settings.current().collector_max_body_bytes,
             pool_size=pool_size,
         )
 
@@ -226,7 +225,7 @@ def create_app(config: CollectorConfig) -> Starlette:
 
     async def post_events(request: Request) -> Response:
         if not config.token:
-            return _error(503, f"event intake is disabled: {env.COLLECTOR_TOKEN_ENV} is not set")
+            return _error(503, f"event intake is disabled: {settings.COLLECTOR_TOKEN_ENV} is not set")
         if not bearer_ok(request.headers.get("authorization"), config.token):
             return _error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
         try:
@@ -246,7 +245,7 @@ def create_app(config: CollectorConfig) -> Starlette:
 
     async def github_webhook(request: Request) -> Response:
         if not config.webhook_secret:
-            return _error(503, f"GitHub webhooks are disabled: {env.GITHUB_WEBHOOK_SECRET_ENV} is not set")
+            return _error(503, f"GitHub webhooks are disabled: {settings.GITHUB_WEBHOOK_SECRET_ENV} is not set")
         try:
             body = await _read_body(request, config.max_body_bytes)
         except _BadBody as bad:
@@ -307,10 +306,10 @@ def serve(config: CollectorConfig, host: str = "127.0.0.1", port: int = 8080) ->
 
     if not config.token and not config.webhook_secret:
         raise ValueError(
-            f"neither {env.COLLECTOR_TOKEN_ENV} nor {env.GITHUB_WEBHOOK_SECRET_ENV} is set: "
+            f"neither {settings.COLLECTOR_TOKEN_ENV} nor {settings.GITHUB_WEBHOOK_SECRET_ENV} is set: "
             "the collector would refuse every request"
         )
-    for name, value in ((env.COLLECTOR_TOKEN_ENV, config.token), (env.GITHUB_WEBHOOK_SECRET_ENV, config.webhook_secret)):
+    for name, value in ((settings.COLLECTOR_TOKEN_ENV, config.token), (settings.GITHUB_WEBHOOK_SECRET_ENV, config.webhook_secret)):
         if not value:
             log.warning("%s is not set: its endpoint answers 503", name)
     uvicorn.run(create_app(config), host=host, port=port, server_header=False, log_level="info")

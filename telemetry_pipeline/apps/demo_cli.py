@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 import click
 import psycopg
 
-from telemetry_pipeline.core import settings
+from telemetry_pipeline.core import settings, warehouse
 from telemetry_pipeline.core.warehouse.migrate import migrate
-from telemetry_pipeline.core.warehouse.resource import WarehouseResource
 
 
 @click.group("demo")
@@ -44,7 +43,7 @@ def seed_cmd(days: int, seed: int, end: datetime | None, replace: bool) -> None:
     """Write [END - DAYS, END) of telemetry events and audits, with three incidents."""
     from telemetry_pipeline.core.demo.seed import seed_into, seed_window
 
-    url = WarehouseResource(database_url=settings.database_url() or "").url()
+    url = warehouse.configured().url()
     migrate(url)
     start, end = seed_window(days, end)
     with psycopg.connect(url, options="-c TimeZone=UTC") as conn:

@@ -19,15 +19,12 @@ from pathlib import Path
 import click
 import psycopg
 
-from telemetry_pipeline.core import settings
-from telemetry_pipeline.core.warehouse import embedded
+from telemetry_pipeline.core import settings, warehouse
+from telemetry_pipeline.core.granularity import Granularity
+from telemetry_pipeline.core.settings import DAGSTER_PG_URL_ENV
+from telemetry_pipeline.core.warehouse import embedded, libpq_url
 from telemetry_pipeline.core.warehouse.migrate import migrate
-from telemetry_pipeline.core.warehouse.resource import WarehouseResource, libpq_url
-from telemetry_pipeline.defs.cadence import JOB_ASSETS
 from telemetry_pipeline.defs.dagster_tuning import DAGSTER_ENV_DEFAULTS
-
-DAGSTER_PG_URL_ENV = "DAGSTER_PG_URL"
-
 
 
 def dagster_home() -> Path:
@@ -36,8 +33,9 @@ def dagster_home() -> Path:
 
 def dagster_storage_url() -> str:
     """Dagster's own database: DAGSTER_PG_URL, else `<db>_dagster` beside the warehouse."""
-    if os.environ.get(DAGSTER_PG_URL_ENV):
-        return os.environ[DAGSTER_PG_URL_ENV]
+    configured = settings.current().dagster_pg_url
+    if configured:
+        return configured
     external = settings.database_url()
     if not external:
         return embedded.dagster_storage_url()
@@ -62,8 +60,8 @@ def dagster_environment() -> dict[str, str]:
     return env
 
 
-def _warehouse() -> WarehouseResource:
-    return WarehouseResource(database_url=settings.database_url() or "")
+def _warehouse() -> warehouse.Warehouse:
+    return warehouse.configured()
 
 
 def _count(url: str, table: str) -> int:
@@ -119,7 +117,9 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
     """Per granularity, (assets, first, last) from the first unmaterialised partition of the window."""
     from dagster import AssetKey, DagsterInstance
 
-    from telemetry_pipeline.core.granularity import partitions_for
+    from telemetry_pipeline.definitions import defs
+    from telemetry_pipeline.defs.cadence import selection
+    from telemetry_pipeline.defs.partitions import partitions_for
 
     now = datetime.now(UTC)
     since = now - timedelta(days=days)
@@ -136,13 +136,16 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
             else:
                 os.environ[name] = value
     with instance:
-        for granularity, keys in JOB_ASSETS.items():
+        graph = defs.resolve_asset_graph()
+        for granularity in Granularity:
+            selected = selection(granularity).resolve(graph)
+            keys = [k.to_user_string() for k in graph.toposorted_asset_keys if k in selected]
             partitions = partitions_for(granularity)
             window = [
                 k for k in partitions.get_partition_keys(current_time=now)
                 if partitions.time_window_for_partition_key(k).end > since
             ]
-            done = set(instance.get_materialized_partitions(AssetKey(keys[-1])))
+            done = set(instance.get_materialized_partitions(AssetKey(granularity.slo_asset)))
             missing = [k for k in window if k not in done]
             if missing:
                 ranges.append((keys, missing[0], window[-1]))

@@ -29,7 +29,6 @@ import orjson
 import psycopg
 
 from telemetry_pipeline.core import settings
-from telemetry_pipeline.core.events import config as env
 from telemetry_pipeline.core.events.store import Rejected, insert_events, quarantine
 from telemetry_pipeline.core.events.validation import InvalidEvent, validate_event
 
@@ -93,7 +92,7 @@ def build_event(
 
 def emit(event: dict, *, attempts: int = 3, timeout: float = 5.0, backoff: float = 0.5) -> Outcome:
     """Deliver one event to the collector (when configured) or the warehouse, with retries."""
-    collector_url = env.secret(env.COLLECTOR_URL_ENV)
+    collector_url = settings.current().collector_url
     if collector_url:
         target = settings.redact_url(collector_url)
         deliver: Callable[[], Outcome] = partial(_to_collector, collector_url, event, timeout, target)
@@ -120,7 +119,7 @@ def _events_url(base: str) -> str:
 
 def _to_collector(url: str, event: dict, timeout: float, target: str) -> Outcome:
     headers = {"Content-Type": "application/json", "User-Agent": "telemetry-pipeline-emit"}
-    token = env.secret(env.COLLECTOR_TOKEN_ENV)
+    token = settings.current().collector_token
     if token:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(_events_url(url), data=orjson.dumps(event), headers=headers, method="POST")
@@ -130,7 +129,7 @@ def _to_collector(url: str, event: dict, timeout: float, target: str) -> Outcome
     except urllib.error.HTTPError as exc:
         if exc.code == 429 or exc.code >= 500:
             raise _Retryable(f"collector answered {exc.code}") from None
-        hint = f" (check {env.COLLECTOR_TOKEN_ENV})" if exc.code == 401 else ""
+        hint = f" (check {settings.COLLECTOR_TOKEN_ENV})" if exc.code == 401 else ""
         raise _Final(f"collector answered {exc.code}{hint}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -150,10 +149,10 @@ def _outcome(accepted: int, duplicates: int, reasons: list, target: str) -> Outc
 
 
 def _to_warehouse(event: dict, timeout: float) -> Outcome:
-    from telemetry_pipeline.core.warehouse import WarehouseResource
+    from telemetry_pipeline.core import warehouse
 
     try:
-        url = WarehouseResource(database_url=settings.database_url() or "").url()
+        url = warehouse.configured().url()
         with psycopg.connect(url, connect_timeout=max(1, round(timeout)), options="-c TimeZone=UTC") as conn:
             try:
                 valid = validate_event(event, default_timestamp=datetime.now(UTC))

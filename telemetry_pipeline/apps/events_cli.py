@@ -13,13 +13,12 @@ import click
 import orjson
 
 from telemetry_pipeline.core import settings
-from telemetry_pipeline.core.events import config as env
 
 
 def _warehouse_url() -> str:
-    from telemetry_pipeline.core.warehouse import WarehouseResource
+    from telemetry_pipeline.core import warehouse
 
-    return WarehouseResource(database_url=settings.database_url() or "").url()
+    return warehouse.configured().url()
 
 
 @click.command("ingest")
@@ -127,7 +126,7 @@ def collector() -> None:
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to bind.")
 @click.option(
     "--max-body-bytes", default=None, type=click.IntRange(1024),
-    help=f"Largest request body [default: ${env.COLLECTOR_MAX_BODY_ENV} or {env.DEFAULT_MAX_BODY_BYTES}].",
+    help=f"Largest request body [default: ${settings.COLLECTOR_MAX_BODY_ENV} or {settings.DEFAULT_MAX_BODY_BYTES}].",
 )
 @click.option("--pool-size", default=8, show_default=True, type=click.IntRange(1, 100), help="Database connections.")
 def serve(host: str, port: int, max_body_bytes: int | None, pool_size: int) -> None:

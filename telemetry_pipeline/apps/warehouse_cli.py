@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 
-from telemetry_pipeline.core import settings
+from telemetry_pipeline.core import settings, warehouse
 from telemetry_pipeline.core.warehouse.migrate import migrate
-from telemetry_pipeline.core.warehouse.resource import WarehouseResource
 
 
-def _warehouse() -> WarehouseResource:
-    return WarehouseResource(database_url=settings.database_url() or "")
+def _warehouse() -> warehouse.Warehouse:
+    return warehouse.configured()
 
 
 @click.group("db")

@@ -1,65 +1,67 @@
-"""When partitions materialise on their own: schedules, running by default under `dagster dev`.
+"""When partitions materialise on their own: one job and schedule per granularity, running by
+default under `dagster dev`, and the late-data sensor that re-runs periods whose rows came late.
 
-Each granularity has a job over its partitioned assets and a schedule built from its
-partitions, so each tick runs exactly the period that just closed:
+Each granularity's job selects every asset tagged with it (defs/assets_common.py), whichever
+stage defines the asset, and its schedule, built from the job's partitions, runs exactly the
+period that just closed, at the time `Granularity.schedule` names:
   hourly  at HH:05 UTC         the previous hour   (raw_events, kpi_aggregations_hourly, slo_status_hourly)
   daily   at 00:10 UTC         the previous day    (kpi_aggregations_daily, slo_status_daily)
   weekly  Monday 00:20 UTC     the previous week   (kpi_aggregations_weekly, slo_status_weekly)
 The few minutes of delay let in-flight events of the closing period land first; events that
-arrive later still are picked up by the late-data sensor (events/late_data.py).
+arrive later still are picked up by the late-data sensor (defs/events/late_data.py).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
     build_schedule_from_partitioned_job,
     define_asset_job,
+    definitions,
 )
 
-#: Asset keys each granularity's job materialises, upstream first.
-JOB_ASSETS: dict[str, list[str]] = {
-    "hour": ["raw_events", "kpi_aggregations_hourly", "slo_status_hourly"],
-    "day": ["kpi_aggregations_daily", "slo_status_daily"],
-    "week": ["kpi_aggregations_weekly", "slo_status_weekly"],
-}
+from telemetry_pipeline.core.granularity import Granularity
+from telemetry_pipeline.defs.assets_common import GRANULARITY_TAG
+from telemetry_pipeline.defs.events.late_data import build_late_data_sensor
 
-JOB_NAMES = {"hour": "hourly_telemetry_job", "day": "daily_telemetry_job", "week": "weekly_telemetry_job"}
-
-#: When each schedule ticks after its period closes (build_schedule_from_partitioned_job args).
-SCHEDULE_TIMES = {
-    "hour": {"minute_of_hour": 5},
-    "day": {"minute_of_hour": 10, "hour_of_day": 0},
-    "week": {"minute_of_hour": 20, "hour_of_day": 0, "day_of_week": 1},
-}
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 
-def schedule_lag(granularity: str) -> timedelta:
-    """How long after a period ends its scheduled run starts (the late-data sensor waits for it)."""
-    times = SCHEDULE_TIMES[granularity]
-    return timedelta(hours=times.get("hour_of_day", 0), minutes=times["minute_of_hour"])
+def selection(granularity: Granularity) -> AssetSelection:
+    """The assets a granularity's job materialises: those tagged with it."""
+    return AssetSelection.tag(GRANULARITY_TAG, granularity.value)
 
 
-def build_jobs_and_schedules() -> tuple[list, list]:
-    """The three partitioned jobs (JOB_ASSETS) and their schedules (SCHEDULE_TIMES)."""
-    jobs, schedules = [], []
-    for granularity, keys in JOB_ASSETS.items():
-        selection = list(keys)
-        job = define_asset_job(
-            JOB_NAMES[granularity],
-            selection=AssetSelection.assets(*selection),
-            description=f"Materialise the {granularity} partition of: {', '.join(selection)}.",
-        )
-        jobs.append(job)
-        schedules.append(
-            build_schedule_from_partitioned_job(
-                job,
-                name=f"{JOB_NAMES[granularity].removesuffix('_job')}_schedule",
-                default_status=DefaultScheduleStatus.RUNNING,
-                **SCHEDULE_TIMES[granularity],
-            )
-        )
-    return jobs, schedules
+def build_job(granularity: Granularity) -> UnresolvedAssetJobDefinition:
+    return define_asset_job(
+        granularity.job_name,
+        selection=selection(granularity),
+        description=f"Materialise the {granularity} partition of every asset tagged {GRANULARITY_TAG}={granularity}.",
+    )
+
+
+def build_schedule(job: UnresolvedAssetJobDefinition, granularity: Granularity) -> ScheduleDefinition:
+    return build_schedule_from_partitioned_job(
+        job,
+        name=granularity.schedule_name,
+        default_status=DefaultScheduleStatus.RUNNING,
+        **granularity.schedule.as_kwargs(),
+    )
+
+
+def build_jobs_and_schedules() -> tuple[list[UnresolvedAssetJobDefinition], list[ScheduleDefinition]]:
+    """The three partitioned jobs and their schedules."""
+    jobs = [build_job(g) for g in Granularity]
+    return jobs, [build_schedule(job, g) for job, g in zip(jobs, Granularity, strict=True)]
+
+
+@definitions
+def defs() -> Definitions:
+    jobs, schedules = build_jobs_and_schedules()
+    return Definitions(jobs=jobs, schedules=schedules, sensors=[build_late_data_sensor(jobs)])

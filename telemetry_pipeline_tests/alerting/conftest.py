@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from dagster import DagsterInstance, SkipReason, build_sensor_context, instance_for_test
 
-from telemetry_pipeline.core.warehouse import WarehouseResource
 from telemetry_pipeline.defs.alerting.email import EmailAlertResource
 from telemetry_pipeline.defs.alerting.sensor import slo_alert_sensor
 from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
+from telemetry_pipeline.defs.resources import WarehouseResource
 from telemetry_pipeline_tests.alerting.slack_api_server import SlackApiServer
 from telemetry_pipeline_tests.alerting.smtp_server import SmtpServer
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from telemetry_pipeline.apps.dashboard.app import create_app
 from telemetry_pipeline.apps.dashboard.server import running
-from telemetry_pipeline.core.warehouse import WarehouseResource
+from telemetry_pipeline.defs.resources import WarehouseResource
 from telemetry_pipeline_tests.dashboard.conftest import get
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)

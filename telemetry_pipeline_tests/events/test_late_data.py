@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context, instance_for_test
 
-from telemetry_pipeline.defs.cadence import JOB_NAMES
+from telemetry_pipeline.core.granularity import Granularity
 from telemetry_pipeline.defs.events.late_data import (
     RANGE_END_TAG,
     RANGE_START_TAG,
@@ -38,6 +38,7 @@ def requested(requests: list[RunRequest]) -> set[tuple[str, str, str, str]]:
     return out
 
 
+JOB_NAMES = {g.value: g.job_name for g in Granularity}
 HOURLY, DAILY, WEEKLY = JOB_NAMES["hour"], JOB_NAMES["day"], JOB_NAMES["week"]
 SLO_ASSET = {HOURLY: "slo_status_hourly", DAILY: "slo_status_daily", WEEKLY: "slo_status_weekly"}
 
@@ -113,8 +114,9 @@ def instance():
 
 @pytest.fixture(scope="module")
 def sensor():
-    from telemetry_pipeline.definitions import jobs
+    from telemetry_pipeline.defs.cadence import build_jobs_and_schedules
 
+    jobs, _ = build_jobs_and_schedules()
     return build_late_data_sensor(jobs)
 
 

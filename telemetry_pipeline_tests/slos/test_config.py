@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.settings import SLOS_FILE_ENV
 from telemetry_pipeline.core.slos.config import (
     DEFAULT_SLOS_FILE,
-    SLOS_FILE_ENV,
     Sli,
     SloConfigError,
     load_slos,

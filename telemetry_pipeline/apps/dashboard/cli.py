@@ -26,15 +26,14 @@ def dashboard(host: str, port: int) -> None:
     """Serve the KPI dashboard (page + /api/kpis, /api/slo-status, /api/violations)."""
     from telemetry_pipeline.apps.dashboard.app import create_app
     from telemetry_pipeline.apps.dashboard.server import serve
-    from telemetry_pipeline.core import settings
+    from telemetry_pipeline.core import settings, warehouse
     from telemetry_pipeline.core.slos.config import SloConfigError, load_slos
-    from telemetry_pipeline.core.warehouse.resource import WarehouseResource
 
     try:
         load_slos()  # a broken SLO catalog stops start-up here, naming the file and field
     except SloConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    url = WarehouseResource(database_url=settings.database_url() or "").url()
+    url = warehouse.configured().url()
     # The dashboard only reads; a schema behind the code would fail every request, so say it now.
     pending = pending_migrations(url)
     if pending:

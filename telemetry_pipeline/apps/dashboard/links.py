@@ -6,13 +6,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from telemetry_pipeline.core import settings
-from telemetry_pipeline.core.granularity import partition_key_for
-from telemetry_pipeline.defs.kpis.assets import GRANULARITIES, kpi_asset_key
-
-
-def slo_asset_key(granularity: str) -> str:
-    """slo_status_{hourly,daily,weekly} (SPEC section 8)."""
-    return f"slo_status_{GRANULARITIES[granularity]}"
+from telemetry_pipeline.core.granularity import Granularity, partition_key_for
 
 
 def partition_url(asset_key: str, period_start: datetime, granularity: str) -> str:
@@ -23,8 +17,9 @@ def partition_url(asset_key: str, period_start: datetime, granularity: str) -> s
 
 def partition_links(period_start: datetime, granularity: str) -> dict[str, str]:
     """Partition key plus links to the KPI and SLO partitions of one period."""
+    g = Granularity.parse(granularity)
     return {
-        "partition": partition_key_for(period_start, granularity),
-        "slo_status_url": partition_url(slo_asset_key(granularity), period_start, granularity),
-        "kpi_url": partition_url(kpi_asset_key(granularity).to_user_string(), period_start, granularity),
+        "partition": g.partition_key(period_start),
+        "slo_status_url": partition_url(g.slo_asset, period_start, g),
+        "kpi_url": partition_url(g.kpi_asset, period_start, g),
     }

@@ -14,11 +14,11 @@ from typing import Any
 from urllib.parse import quote
 
 from telemetry_pipeline.core import settings
-from telemetry_pipeline.core.granularity import partition_key_for
+from telemetry_pipeline.core.granularity import Granularity
 from telemetry_pipeline.core.kpis.catalog import METRICS_BY_NAME
 
 #: granularity -> slo_status asset key (SPEC section 8)
-SLO_STATUS_ASSETS = {"hour": "slo_status_hourly", "day": "slo_status_daily", "week": "slo_status_weekly"}
+SLO_STATUS_ASSETS: dict[str, str] = {g.value: g.slo_asset for g in Granularity}
 
 #: burn_alert_windows code -> what fired, in words
 BURN_WINDOWS = {
@@ -76,8 +76,8 @@ def period_label(granularity: str, start: datetime, end: datetime) -> str:
 
 def partition_url(granularity: str, period_start: datetime) -> str:
     """The slo_status partition of the alert in the Dagster UI."""
-    asset = SLO_STATUS_ASSETS[granularity]
-    key = partition_key_for(period_start, granularity)
+    g = Granularity.parse(granularity)
+    asset, key = g.slo_asset, g.partition_key(period_start)
     return f"{settings.dagster_webserver_url()}/assets/{asset}?partition={quote(key, safe='-:')}"
 
 

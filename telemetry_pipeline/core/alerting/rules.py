@@ -29,7 +29,7 @@ from datetime import datetime
 
 import psycopg
 
-from telemetry_pipeline.core.alerting.env import burn_rate_messages
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.granularity import PERIODS
 from telemetry_pipeline.core.slos.config import DEFAULT_MIN_SAMPLE_SIZE, SloCatalog
 
@@ -216,7 +216,7 @@ def record_alerts(
         "granularity": granularity,
         "starts": starts,
         "grace": period * BACKFILL_GRACE_PERIODS,
-        "burn_inline": burn_rate_messages() == "inline",
+        "burn_inline": settings.current().burn_rate_messages == "inline",
     }
     with conn.transaction():
         recorded.add(_insert(conn, VIOLATIONS_SQL, params))

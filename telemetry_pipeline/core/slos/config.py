@@ -9,7 +9,6 @@ the code location refuses to load rather than evaluating half a catalog.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -18,9 +17,9 @@ from typing import Any
 
 import yaml
 
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.kpis.catalog import METRICS_BY_NAME
 
-SLOS_FILE_ENV = "TELEMETRY_SLOS_FILE"
 DEFAULT_SLOS_FILE = Path(__file__).with_name("slos.yaml")
 
 COMPARATORS = (">=", "<")
@@ -89,8 +88,7 @@ class SloCatalog:
 
 def slos_file() -> Path:
     """The catalog in use: TELEMETRY_SLOS_FILE when set, else the packaged slos.yaml."""
-    configured = os.environ.get(SLOS_FILE_ENV)
-    return Path(configured) if configured else DEFAULT_SLOS_FILE
+    return settings.current().slos_file or DEFAULT_SLOS_FILE
 
 
 def load_slos(path: Path | None = None) -> SloCatalog:

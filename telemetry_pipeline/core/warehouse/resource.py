@@ -1,28 +1,29 @@
-"""The Dagster resource every asset, sensor and command uses to reach the warehouse."""
+"""Where the warehouse is and how to connect to it, for every program (no Dagster here).
+
+Dagster's `WarehouseResource` (defs/resources.py) wraps this for assets and sensors; emit, the
+collector, the dashboard and the CLI use it directly.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg
-from dagster import ConfigurableResource, EnvVar
-from pydantic import Field
 
 from telemetry_pipeline.core import settings
 
 
-class WarehouseResource(ConfigurableResource):
+@dataclass(frozen=True)
+class Warehouse:
     """Connections to the telemetry warehouse (PostgreSQL 15+).
 
     `database_url` empty means the embedded server in the project's data folder. Sessions run in
     UTC so every `date_trunc` and period boundary is UTC whatever the server's setting.
     """
 
-    database_url: str = Field(
-        default="",
-        description="postgresql:// URL of the warehouse; empty = embedded PostgreSQL.",
-    )
+    database_url: str = ""
 
     def url(self) -> str:
         """The libpq URL to connect to (starting the embedded server on first use)."""
@@ -48,7 +49,6 @@ class WarehouseResource(ConfigurableResource):
             conn.close()
 
 
-
 def libpq_url(url: str) -> str:
     """Accept SQLAlchemy-style URLs too (postgresql+psycopg://) and hand libpq a plain one."""
     for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgres://"):
@@ -57,12 +57,6 @@ def libpq_url(url: str) -> str:
     return url
 
 
-def warehouse_from_env() -> WarehouseResource:
-    """The resource as configured by the environment.
-
-    With TELEMETRY_DATABASE_URL set it is passed as a Dagster EnvVar, so the URL (which may hold
-    a password) is resolved at run time and never shown in the UI or stored in run config.
-    """
-    if settings.database_url():
-        return WarehouseResource(database_url=EnvVar(settings.DATABASE_URL_ENV))
-    return WarehouseResource()
+def configured() -> Warehouse:
+    """The warehouse the environment names (TELEMETRY_DATABASE_URL, else the embedded one)."""
+    return Warehouse(settings.database_url() or "")

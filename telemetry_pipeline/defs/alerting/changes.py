@@ -16,12 +16,10 @@ from datetime import UTC, datetime
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from telemetry_pipeline.core.alerting.messages import SLO_STATUS_ASSETS
+from telemetry_pipeline.core.granularity import Granularity
 
 #: granularity -> slo_status asset key
-SLO_STATUS_KEYS: dict[str, AssetKey] = {g: AssetKey(name) for g, name in SLO_STATUS_ASSETS.items()}
-
-_KEY_FORMATS = {"hour": "%Y-%m-%d-%H:%M", "day": "%Y-%m-%d", "week": "%Y-%m-%d"}
+SLO_STATUS_KEYS: dict[str, AssetKey] = {g.value: AssetKey(g.slo_asset) for g in Granularity}
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ def parse_cursor(raw: str | None) -> int:
 def period_start_of_key(partition_key: str, granularity: str) -> datetime | None:
     """Period start (UTC) of a slo_status partition key, None if it is not one."""
     try:
-        return datetime.strptime(partition_key, _KEY_FORMATS[granularity]).replace(tzinfo=UTC)
+        return datetime.strptime(partition_key, Granularity(granularity).key_format).replace(tzinfo=UTC)
     except (TypeError, ValueError):
         return None
 

@@ -7,7 +7,6 @@ Dagster EnvVar; errors name the server, never the credentials.
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -18,12 +17,9 @@ from email.utils import formatdate, make_msgid
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
-from telemetry_pipeline.core.alerting import env
+from telemetry_pipeline.core import settings as env
 from telemetry_pipeline.core.alerting.delivery import DeliveryFailed, Sender
 from telemetry_pipeline.core.alerting.messages import Message
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
 
 
 class EmailAlertResource(ConfigurableResource):
@@ -114,19 +110,11 @@ def _close(session: smtplib.SMTP | None) -> None:
         session.close()
 
 
-def parse_bool(name: str, raw: str) -> bool:
-    """A yes/no variable; anything else stops start-up naming the variable."""
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no)")
-
-
 def email_from_env() -> EmailAlertResource:
     """The resource as the environment configures it; SMTP_PASSWORD stays a Dagster EnvVar."""
     kwargs: dict[str, object] = {}
+    current = env.current()
+    current.validate(("smtp_port", "smtp_starttls"))
     for field_name, variable in (
         ("host", env.SMTP_HOST),
         ("sender", env.SMTP_FROM),
@@ -134,13 +122,10 @@ def email_from_env() -> EmailAlertResource:
         ("username", env.SMTP_USERNAME),
         ("password", env.SMTP_PASSWORD),
     ):
-        if env.is_set(variable):
+        if current.is_set(variable):
             kwargs[field_name] = EnvVar(variable)
-    if env.is_set(env.SMTP_PORT):
-        raw = os.environ[env.SMTP_PORT].strip()
-        if not raw.isdigit() or not 0 < int(raw) < 65536:
-            raise ValueError(f"{env.SMTP_PORT}={raw!r} is not a TCP port (1-65535)")
+    if current.smtp_port is not None:
         kwargs["port"] = EnvVar.int(env.SMTP_PORT)
-    if env.is_set(env.SMTP_STARTTLS):
-        kwargs["starttls"] = parse_bool(env.SMTP_STARTTLS, os.environ[env.SMTP_STARTTLS])
+    if current.smtp_starttls is not None:
+        kwargs["starttls"] = current.smtp_starttls
     return EmailAlertResource(**kwargs)

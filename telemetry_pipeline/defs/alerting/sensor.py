@@ -28,10 +28,10 @@ from telemetry_pipeline.core.alerting.evidence import attach_tags
 from telemetry_pipeline.core.alerting.rules import BACKFILL_GRACE_PERIODS, record_alerts
 from telemetry_pipeline.core.granularity import PERIODS, period_start_of
 from telemetry_pipeline.core.slos.config import load_slos
-from telemetry_pipeline.core.warehouse import WarehouseResource
 from telemetry_pipeline.defs.alerting.changes import ChangedPeriods, MaterializationScan, parse_cursor
 from telemetry_pipeline.defs.alerting.email import EmailAlertResource
 from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 SENSOR_NAME = "slo_alert_sensor"
 #: SPEC section 8: running by default, interval <= 30 s.

@@ -8,7 +8,6 @@ request is retried on a later tick with backoff instead of blocking this one.
 
 from __future__ import annotations
 
-import os
 import urllib.error
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from pydantic import Field
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.client import WebClient
 
-from telemetry_pipeline.core.alerting import env
+from telemetry_pipeline.core import settings as env
 from telemetry_pipeline.core.alerting.delivery import DeliveryFailed, Sender
 from telemetry_pipeline.core.alerting.messages import Message
 
@@ -108,15 +107,13 @@ def slack_from_env() -> SlackAlertResource:
     resolution), so a deployment without Slack loads fine and the sensor skips the channel.
     """
     kwargs: dict[str, object] = {}
-    if env.is_set(env.SLACK_API_BASE_URL):
-        raw = os.environ[env.SLACK_API_BASE_URL].strip()
-        if not raw.startswith(("http://", "https://")):
-            raise ValueError(f"{env.SLACK_API_BASE_URL}={raw!r} is not an http(s) URL")
+    current = env.current()
+    current.validate(("slack_api_base_url",))
     for field_name, variable in (
         ("token", env.SLACK_BOT_TOKEN),
         ("channel", env.SLACK_CHANNEL),
         ("base_url", env.SLACK_API_BASE_URL),
     ):
-        if env.is_set(variable):
+        if current.is_set(variable):
             kwargs[field_name] = EnvVar(variable)
     return SlackAlertResource(**kwargs)

@@ -7,29 +7,63 @@ come from and a changed hour is visible as a new version.
 
 
 from datetime import timedelta
+from functools import cache
 
-from dagster import DataVersionsByPartition, observable_source_asset
+from dagster import (
+    AssetsDefinition,
+    DataVersionsByPartition,
+    Definitions,
+    TimeWindowPartitionsDefinition,
+    definitions,
+    observable_source_asset,
+)
 from dagster._core.definitions.external_asset import create_external_asset_from_source_asset
 
-from telemetry_pipeline.core.granularity import hourly_partitions, partition_key_for
-from telemetry_pipeline.core.warehouse import WarehouseResource
-from telemetry_pipeline.defs.assets_common import KINDS, OWNERS
+from telemetry_pipeline.core.granularity import Granularity
+from telemetry_pipeline.defs.assets_common import KINDS, OWNERS, beta_parameters, lazy_attributes
+from telemetry_pipeline.defs.partitions import hourly_partitions
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 #: How far back an observation looks for changed hours (audits are re-run at most a day late).
 OBSERVATION_LOOKBACK = timedelta(hours=48)
 
 
-@observable_source_asset(
-    name="slsa_audit_metrics",
-    partitions_def=hourly_partitions(),
-    group_name="telemetry",
-    description=(
-        "Audit observer results (table public.slsa_audit_metrics), one row per audit of one artifact, "
-        "partitioned by the UTC hour of audited_at. Views v_ops_slsa_audit_kpi and "
-        "v_ops_slsa_audit_failures read it. Observing records a data version per recently changed hour."
-    ),
-)
+def build_slsa_audit_metrics() -> AssetsDefinition:
+    """The observed asset over the configured hourly partitions (built when the code location loads)."""
+    return _slsa_audit_metrics(hourly_partitions())
+
+
+@cache
+def _slsa_audit_metrics(partitions: TimeWindowPartitionsDefinition) -> AssetsDefinition:
+    with beta_parameters():
+        source = observable_source_asset(
+            name="slsa_audit_metrics",
+            partitions_def=partitions,
+            group_name="telemetry",
+            description=(
+                "Audit observer results (table public.slsa_audit_metrics), one row per audit of one "
+                "artifact, partitioned by the UTC hour of audited_at. Views v_ops_slsa_audit_kpi and "
+                "v_ops_slsa_audit_failures read it. Observing records a data version per recently "
+                "changed hour."
+            ),
+        )(_observe_slsa_audit_metrics)
+    # A source asset carries no owners; as the external AssetsDefinition Dagster builds from it
+    # anyway, it gets the same owners and kinds as every other asset of the project (Dagster is pinned).
+    return create_external_asset_from_source_asset(source).map_asset_specs(
+        lambda spec: spec.replace_attributes(owners=OWNERS, kinds=KINDS)
+    )
+
+
+@definitions
+def defs() -> Definitions:
+    return Definitions(assets=[build_slsa_audit_metrics()])
+
+
+__getattr__ = lazy_attributes(__name__, {"slsa_audit_metrics": build_slsa_audit_metrics})
+
+
 def _observe_slsa_audit_metrics(warehouse: WarehouseResource) -> DataVersionsByPartition:
+    """Data versions of the recently changed hours: row count, newest id and created_at."""
     with warehouse.connect() as conn:
         rows = conn.execute(
             """
@@ -42,14 +76,8 @@ def _observe_slsa_audit_metrics(warehouse: WarehouseResource) -> DataVersionsByP
         ).fetchall()
     keys = set(hourly_partitions().get_partition_keys())
     versions = {
-        partition_key_for(hour, "hour"): f"{n}:{max_id}:{created.isoformat()}"
+        Granularity.HOUR.partition_key(hour): f"{n}:{max_id}:{created.isoformat()}"
         for hour, n, created, max_id in rows
     }
     return DataVersionsByPartition({k: v for k, v in versions.items() if k in keys})
 
-
-# A source asset carries no owners; as the external AssetsDefinition Dagster builds from it anyway,
-# it gets the same owners and kinds as every other asset of the project (Dagster is pinned).
-slsa_audit_metrics = create_external_asset_from_source_asset(_observe_slsa_audit_metrics).map_asset_specs(
-    lambda spec: spec.replace_attributes(owners=OWNERS, kinds=KINDS)
-)

@@ -7,13 +7,31 @@ and status), which makes the hour visible, plottable and a dependency the KPI as
 
 
 from collections import defaultdict
+from functools import cache
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    Definitions,
+    MaterializeResult,
+    TimeWindowPartitionsDefinition,
+    asset,
+    definitions,
+)
 
-from telemetry_pipeline.core.granularity import hourly_partitions, partition_key_for
-from telemetry_pipeline.core.warehouse import WarehouseResource
-from telemetry_pipeline.defs.assets_common import KINDS, OWNERS, RETRY
+from telemetry_pipeline.core.granularity import Granularity
+from telemetry_pipeline.defs.assets_common import (
+    KINDS,
+    OWNERS,
+    RETRY,
+    beta_parameters,
+    granularity_tags,
+    lazy_attributes,
+)
 from telemetry_pipeline.defs.partition_metadata import add_metadata_by_partition
+from telemetry_pipeline.defs.partitions import hourly_partitions
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 _COUNTS_SQL = """
     select date_trunc('hour', event_timestamp, 'UTC') as hour, event_type,
@@ -24,26 +42,46 @@ _COUNTS_SQL = """
 """
 
 
-@asset(
-    name="raw_events",
-    partitions_def=hourly_partitions(),
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name="telemetry",
-    kinds=KINDS,
-    owners=OWNERS,
-    retry_policy=RETRY,
-    description=(
-        "Telemetry events (table public.telemetry_events) whose event_timestamp lies in the UTC hour. "
-        "Written by `telemetry-pipeline emit/ingest`, the collector or workflows' SQL; "
-        "materialising records counts by event type and status."
-    ),
-)
-def raw_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def build_raw_events() -> AssetsDefinition:
+    """The asset over the configured hourly partitions (built when the code location loads)."""
+    return _raw_events(hourly_partitions())
+
+
+@cache
+def _raw_events(partitions: TimeWindowPartitionsDefinition) -> AssetsDefinition:
+    with beta_parameters():
+        return asset(
+            name="raw_events",
+            partitions_def=partitions,
+            backfill_policy=BackfillPolicy.single_run(),
+            group_name="telemetry",
+            kinds=KINDS,
+            owners=OWNERS,
+            retry_policy=RETRY,
+            tags=granularity_tags(Granularity.HOUR),
+            description=(
+                "Telemetry events (table public.telemetry_events) whose event_timestamp lies in the UTC "
+                "hour. Written by `telemetry-pipeline emit/ingest`, the collector or workflows' SQL; "
+                "materialising records counts by event type and status."
+            ),
+        )(_materialize_raw_events)
+
+
+@definitions
+def defs() -> Definitions:
+    return Definitions(assets=[build_raw_events()])
+
+
+__getattr__ = lazy_attributes(__name__, {"raw_events": build_raw_events})
+
+
+def _materialize_raw_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """Count the targeted hours' events by type and status, per partition."""
     window = context.partition_time_window
     per_hour: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     with warehouse.connect() as conn:
         for hour, event_type, status, n in conn.execute(_COUNTS_SQL, (window.start, window.end)):
-            counts = per_hour[partition_key_for(hour, "hour")]
+            counts = per_hour[Granularity.HOUR.partition_key(hour)]
             counts["events"] += n
             counts[f"type:{event_type}"] += n
             counts[f"status:{status}"] += n

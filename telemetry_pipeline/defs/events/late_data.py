@@ -45,12 +45,13 @@ the sensor's role needs pg_read_all_stats to see their open transactions.
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import psycopg
 from dagster import (
+    AssetKey,
     DefaultSensorStatus,
     RunRequest,
     SensorDefinition,
@@ -60,18 +61,11 @@ from dagster import (
     sensor,
 )
 
-from telemetry_pipeline.core.events import config
-from telemetry_pipeline.core.granularity import (
-    PERIODS,
-    UTC,
-    partition_key_for,
-    partitions_for,
-    period_start_of,
-)
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.granularity import Granularity
 from telemetry_pipeline.core.slos.budgets import LOOKBACK as SLO_READS_BACK
-from telemetry_pipeline.core.warehouse import WarehouseResource
-from telemetry_pipeline.defs import cadence
-from telemetry_pipeline.defs.slos.assets import slo_asset_key
+from telemetry_pipeline.defs.partitions import partitions_for
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 SENSOR_NAME = "late_data_sensor"
 MINIMUM_INTERVAL_SECONDS = 60
@@ -199,11 +193,12 @@ def plan_runs(changed: Sequence[ChangedHour], now: datetime) -> list[RunRequest]
     newest_audit = max((c.max_audit_id or 0) for c in changed)
     marker = f"e{newest_event}a{newest_audit}"
     requests: list[RunRequest] = []
-    for granularity, length in PERIODS.items():
+    for granularity in Granularity:
+        length = granularity.length
         first = partitions_for(granularity).start.astimezone(UTC)
-        due = now - cadence.schedule_lag(granularity)
+        due = now - granularity.schedule.lag()
         runnable = partial(_runnable, first=first, length=length, due=due)
-        touched = {period_start_of(c.hour, granularity) for c in changed}
+        touched = {granularity.period_start(c.hour) for c in changed}
         periods = sorted(p for p in touched if runnable(p))
         for run in _contiguous(periods, length):
             requests.append(_request(granularity, run[0], run[-1], marker))
@@ -236,13 +231,15 @@ def _contiguous(periods: list[datetime], length: timedelta) -> list[list[datetim
     return runs
 
 
-def _request(granularity: str, first: datetime, last: datetime, marker: str, slo_only: bool = False) -> RunRequest:
-    first_key, last_key = partition_key_for(first, granularity), partition_key_for(last, granularity)
-    job = cadence.JOB_NAMES[granularity]
+def _request(
+    granularity: Granularity, first: datetime, last: datetime, marker: str, slo_only: bool = False
+) -> RunRequest:
+    first_key, last_key = granularity.partition_key(first), granularity.partition_key(last)
+    job = granularity.job_name
     tags = {"telemetry/trigger": "late-data"}
     what = "slo" if slo_only else "all"
     run_key = f"late-data:{granularity}:{what}:{first_key}..{last_key}:{marker}"
-    selection = [slo_asset_key(granularity)] if slo_only else None
+    selection = [AssetKey(granularity.slo_asset)] if slo_only else None
     if first == last:
         return RunRequest(run_key=run_key, job_name=job, partition_key=first_key, tags=tags, asset_selection=selection)
     return RunRequest(
@@ -267,7 +264,7 @@ def build_late_data_sensor(jobs: Sequence[Any]) -> SensorDefinition:
     def late_data_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource) -> SensorResult:
         previous = LateDataCursor.from_json(context.cursor) if context.cursor else None
         with psycopg.connect(warehouse.url(), autocommit=True, options="-c TimeZone=UTC") as conn:
-            result = scan(conn, previous, config.late_data_lookback())
+            result = scan(conn, previous, settings.current().late_data_lookback)
         requests = plan_runs(result.changed, result.now)
         cursor = result.cursor.to_json()
         if result.restarted:

@@ -7,39 +7,52 @@ its window of public.kpi_aggregations in one transaction, and checks what it wro
 
 
 import time
+from functools import cache, partial
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     BackfillPolicy,
+    Definitions,
     MaterializeResult,
+    TimeWindowPartitionsDefinition,
     asset,
+    definitions,
 )
 
-from telemetry_pipeline.core.granularity import partition_key_for, partitions_for
+from telemetry_pipeline.core.granularity import Granularity
 from telemetry_pipeline.core.kpis.catalog import HEADLINE_METRICS, METRICS
 from telemetry_pipeline.core.kpis.sql import replace_window
-from telemetry_pipeline.core.warehouse import WarehouseResource
-from telemetry_pipeline.defs.assets_common import KINDS, OWNERS, RETRY
+from telemetry_pipeline.defs.assets_common import (
+    KINDS,
+    OWNERS,
+    RETRY,
+    beta_parameters,
+    granularity_tags,
+    lazy_attributes,
+)
 from telemetry_pipeline.defs.kpis.checks import check_specs, run_checks
 from telemetry_pipeline.defs.partition_metadata import add_metadata_by_partition
-
-#: granularity -> asset name suffix (SPEC section 8 keys)
-GRANULARITIES: dict[str, str] = {"hour": "hourly", "day": "daily", "week": "weekly"}
-
-
-def kpi_asset_key(granularity: str) -> AssetKey:
-    return AssetKey(f"kpi_aggregations_{GRANULARITIES[granularity]}")
+from telemetry_pipeline.defs.partitions import partitions_for
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 
 def build_kpi_asset(granularity: str) -> AssetsDefinition:
-    """The KPI asset of one granularity."""
-    key = kpi_asset_key(granularity)
+    """The KPI asset of one granularity, over the configured partitions."""
+    g = Granularity.parse(granularity)
+    with beta_parameters():
+        return _build_kpi_asset(g, partitions_for(g))
+
+
+@cache
+def _build_kpi_asset(granularity: Granularity, partitions: TimeWindowPartitionsDefinition) -> AssetsDefinition:
+    key = AssetKey(granularity.kpi_asset)
 
     @asset(
         key=key,
-        partitions_def=partitions_for(granularity),
+        partitions_def=partitions,
+        tags=granularity_tags(granularity),
         deps=["raw_events", "slsa_audit_metrics"],
         backfill_policy=BackfillPolicy.single_run(),
         group_name="kpis",
@@ -62,9 +75,7 @@ def build_kpi_asset(granularity: str) -> AssetsDefinition:
             sql_seconds = time.perf_counter() - started
             checks = run_checks(conn, key, granularity, window.start, window.end)
         check_seconds = time.perf_counter() - started - sql_seconds
-        by_partition = {
-            partition_key_for(period, granularity): values for period, values in result.values.items()
-        }
+        by_partition = {granularity.partition_key(period): values for period, values in result.values.items()}
         add_metadata_by_partition(context, by_partition)
         context.log.info(
             "%s [%s, %s): replaced %d rows with %d over %d periods",
@@ -85,8 +96,9 @@ def build_kpi_asset(granularity: str) -> AssetsDefinition:
     return _kpis
 
 
-kpi_aggregations_hourly = build_kpi_asset("hour")
-kpi_aggregations_daily = build_kpi_asset("day")
-kpi_aggregations_weekly = build_kpi_asset("week")
+@definitions
+def defs() -> Definitions:
+    return Definitions(assets=[build_kpi_asset(g) for g in Granularity])
 
-KPI_ASSETS = [kpi_aggregations_hourly, kpi_aggregations_daily, kpi_aggregations_weekly]
+
+__getattr__ = lazy_attributes(__name__, {g.kpi_asset: partial(build_kpi_asset, g) for g in Granularity})

@@ -1,7 +1,7 @@
 """slo_status_{hourly,daily,weekly}: every SLI of the SLO catalog per KPI period, one SQL pass per run.
 
-The assets are built from the catalog (slos.yaml) by `build_slo_assets`, which definitions.py
-calls once: each SLO becomes an asset check, so a bad catalog stops the code location from
+The assets are built from the catalog (slos.yaml) by `build_slo_assets` when the code location
+loads (the `defs` function below): each SLO becomes an asset check, so a bad catalog stops the code location from
 loading and a good one shows red/green per SLO on every run. Nothing is read at import time.
 """
 
@@ -14,21 +14,19 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     BackfillPolicy,
+    Definitions,
     MaterializeResult,
     asset,
+    definitions,
 )
 
-from telemetry_pipeline.core.granularity import partition_key_for, partitions_for
+from telemetry_pipeline.core.granularity import Granularity, partition_key_for
 from telemetry_pipeline.core.slos.config import SloCatalog, load_slos
 from telemetry_pipeline.core.slos.sql import MAX_LISTED_VIOLATIONS, SloWindowResult, Violation, replace_window
-from telemetry_pipeline.core.warehouse import WarehouseResource
-from telemetry_pipeline.defs.assets_common import KINDS, OWNERS, RETRY
-from telemetry_pipeline.defs.kpis.assets import GRANULARITIES, kpi_asset_key
+from telemetry_pipeline.defs.assets_common import KINDS, OWNERS, RETRY, beta_parameters, granularity_tags
 from telemetry_pipeline.defs.partition_metadata import add_metadata_by_partition
-
-
-def slo_asset_key(granularity: str) -> AssetKey:
-    return AssetKey(f"slo_status_{GRANULARITIES[granularity]}")
+from telemetry_pipeline.defs.partitions import partitions_for
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 
 def check_name(slo_name: str) -> str:
@@ -96,19 +94,21 @@ def _partition_metadata(result: SloWindowResult) -> dict[str, dict[str, float]]:
 
 def build_slo_asset(granularity: str, catalog: SloCatalog) -> AssetsDefinition:
     """The slo_status asset of one granularity, with one asset check per SLO of `catalog`."""
-    key = slo_asset_key(granularity)
+    g = Granularity.parse(granularity)
+    key = AssetKey(g.slo_asset)
     extra = {
         "hour": " Hourly rows of ratio SLIs carry burn rates over the trailing 1 h, 6 h and 3 days "
                 "and the multiwindow burn alert ('page' / 'ticket').",
         "day": " Daily rows of ratio SLIs carry the 30-day rolling error budget remaining (percent) "
                "and the day's burn rate.",
         "week": "",
-    }[granularity]
+    }[g]
 
     @asset(
         key=key,
-        partitions_def=partitions_for(granularity),
-        deps=[kpi_asset_key(granularity)],
+        partitions_def=partitions_for(g),
+        deps=[AssetKey(g.kpi_asset)],
+        tags=granularity_tags(g),
         backfill_policy=BackfillPolicy.single_run(),
         group_name="slos",
         kinds=KINDS,
@@ -151,4 +151,10 @@ def build_slo_asset(granularity: str, catalog: SloCatalog) -> AssetsDefinition:
 def build_slo_assets(catalog: SloCatalog | None = None) -> list[AssetsDefinition]:
     """slo_status_hourly, _daily and _weekly; loads (and so validates) slos.yaml when not given."""
     catalog = catalog if catalog is not None else load_slos()
-    return [build_slo_asset(granularity, catalog) for granularity in GRANULARITIES]
+    with beta_parameters():
+        return [build_slo_asset(granularity, catalog) for granularity in Granularity]
+
+
+@definitions
+def defs() -> Definitions:
+    return Definitions(assets=build_slo_assets())
