@@ -118,7 +118,7 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
     from dagster import AssetKey, DagsterInstance
 
     from telemetry_pipeline.definitions import defs
-    from telemetry_pipeline.defs.cadence import selection
+    from telemetry_pipeline.defs.cadence.jobs import selection
     from telemetry_pipeline.defs.partitions import partitions_for
 
     now = datetime.now(UTC)

@@ -9,7 +9,7 @@ import pytest
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context, instance_for_test
 
 from telemetry_pipeline.core.granularity import Granularity
-from telemetry_pipeline.defs.events.late_data import (
+from telemetry_pipeline.defs.cadence.late_data import (
     RANGE_END_TAG,
     RANGE_START_TAG,
     SENSOR_NAME,
@@ -114,7 +114,7 @@ def instance():
 
 @pytest.fixture(scope="module")
 def sensor():
-    from telemetry_pipeline.defs.cadence import build_jobs_and_schedules
+    from telemetry_pipeline.defs.cadence.jobs import build_jobs_and_schedules
 
     jobs, _ = build_jobs_and_schedules()
     return build_late_data_sensor(jobs)

@@ -8,7 +8,7 @@ period that just closed, at the time `Granularity.schedule` names:
   daily   at 00:10 UTC         the previous day    (kpi_aggregations_daily, slo_status_daily)
   weekly  Monday 00:20 UTC     the previous week   (kpi_aggregations_weekly, slo_status_weekly)
 The few minutes of delay let in-flight events of the closing period land first; events that
-arrive later still are picked up by the late-data sensor (defs/events/late_data.py).
+arrive later still are picked up by the late-data sensor (defs/cadence/late_data.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dagster import (
 
 from telemetry_pipeline.core.granularity import Granularity
 from telemetry_pipeline.defs.assets_common import GRANULARITY_TAG
-from telemetry_pipeline.defs.events.late_data import build_late_data_sensor
+from telemetry_pipeline.defs.cadence.late_data import build_late_data_sensor
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition

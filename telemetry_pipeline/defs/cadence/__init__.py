@@ -1,0 +1,1 @@
+"""Cadence across stages: each granularity's job and schedule, and the late-data sensor."""
