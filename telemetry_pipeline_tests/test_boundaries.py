@@ -68,3 +68,26 @@ def test_a_bad_setting_stops_the_code_location_naming_it_and_emit_still_works(wa
     # the dashboard's app (page, API, links into Dagster) builds with the bad value in place
     dashboard = _run([sys.executable, "-c", "from telemetry_pipeline.apps.dashboard.app import create_app"], env)
     assert dashboard.returncode == 0, dashboard.stderr[-500:]
+
+
+def test_dg_loads_the_defs_folder_as_the_code_location(tmp_path):
+    """`dg check defs` / `dg list defs` see the same assets, jobs and sensors as SPEC section 8."""
+    import json
+    import os
+    from pathlib import Path
+
+    dg = Path(sys.executable).with_name("dg")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}
+    checked = _run([str(dg), "check", "defs"], env)
+    assert checked.returncode == 0, checked.stderr[-1000:]
+    listed = _run([str(dg), "list", "defs", "--json"], env)
+    assert listed.returncode == 0, listed.stderr[-1000:]
+    found = json.loads(listed.stdout)
+    assert {a["asset_key"] for a in found["assets"]} == {
+        "raw_events", "slsa_audit_metrics", "kpi_aggregations_hourly", "kpi_aggregations_daily",
+        "kpi_aggregations_weekly", "slo_status_hourly", "slo_status_daily", "slo_status_weekly",
+    }
+    assert {s["name"] for s in found["sensors"]} == {"slo_alert_sensor", "late_data_sensor"}
+    assert {j["name"] for j in found["jobs"]} >= {
+        "hourly_telemetry_job", "daily_telemetry_job", "weekly_telemetry_job",
+    }

@@ -1,6 +1,6 @@
 """Late data: re-materialise exactly the partitions whose rows arrived after their scheduled run.
 
-The schedules (cadence.py) run each period once, a few minutes after it closes. A row that lands
+The schedules (jobs.py) run each period once, a few minutes after it closes. A row that lands
 later (a delayed webhook, a replayed NDJSON file, a re-run audit) would leave its hour, day and
 week stale. `late_data_sensor` (running by default, every minute) finds such rows and requests
 runs of the hourly, daily and weekly jobs for only the periods they fall in.
@@ -17,7 +17,7 @@ index range. Updated rows count as new (an UPDATE writes a new row version); del
 
 Which periods need a run (the rule). A period P is requested when a new row falls in it and
   1. P has closed and its scheduled run is due: now >= end(P) + the schedule's lag (hour: 5 min,
-     day: 10 min, week: 20 min; cadence.py). A row committed before that moment is read by the
+     day: 10 min, week: 20 min; Granularity.schedule). A row committed before that moment is read by the
      scheduled run itself, so earlier periods are left to the schedule; a row that becomes
      visible after it may have been missed by the scheduled run, so P is re-run (at worst once
      too often, never once too few);
@@ -249,7 +249,7 @@ def _request(
 
 
 def build_late_data_sensor(jobs: Sequence[Any]) -> SensorDefinition:
-    """The sensor, targeting the hourly/daily/weekly jobs built by cadence.py (asset jobs)."""
+    """The sensor, targeting the hourly/daily/weekly jobs built in jobs.py (asset jobs)."""
 
     @sensor(
         name=SENSOR_NAME,
