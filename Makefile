@@ -19,14 +19,16 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/telemetry-pipeline dev
 
-## The whole test suite against a real PostgreSQL (embedded unless TELEMETRY_DATABASE_URL is set)
+## Lint, types (mypy, config in pyproject) and the whole test suite against a real PostgreSQL (embedded unless TELEMETRY_DATABASE_URL is set)
 test: $(STAMP)
 	$(BIN)/ruff check telemetry_pipeline telemetry_pipeline_tests bench
+	$(BIN)/mypy
 	scripts/ensure-chromium
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check telemetry_pipeline telemetry_pipeline_tests bench
+	$(BIN)/mypy
 
 clean-data:
 	-$(BIN)/telemetry-pipeline db stop

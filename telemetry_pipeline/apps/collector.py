@@ -17,10 +17,11 @@ import hmac
 import logging
 import uuid
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import psycopg
@@ -216,7 +217,7 @@ def create_app(config: CollectorConfig) -> Starlette:
         finally:
             pool.close()
 
-    async def database_call(fn, *args) -> Response | _Outcome:
+    async def database_call(fn: Callable[..., Any], *args: Any) -> Response | _Outcome:
         try:
             return await run_in_threadpool(fn, pool, *args)
         except (psycopg.OperationalError, PoolTimeout) as exc:

@@ -8,6 +8,7 @@ import click
 import psycopg
 
 from telemetry_pipeline.core import settings, warehouse
+from telemetry_pipeline.core.warehouse import one
 from telemetry_pipeline.core.warehouse.migrate import migrate
 
 
@@ -50,10 +51,10 @@ def seed_cmd(days: int, seed: int, end: datetime | None, replace: bool) -> None:
         if replace:
             conn.execute("truncate public.telemetry_events, public.slsa_audit_metrics")
         else:
-            existing = conn.execute(
+            existing = one(conn.execute(
                 "select count(*) from public.telemetry_events where event_timestamp >= %s and event_timestamp < %s",
                 (start, end),
-            ).fetchone()[0]
+            ))[0]
             if existing:
                 raise click.ClickException(
                     f"telemetry_events in {settings.redact_url(url)} already holds {existing:,} rows in "

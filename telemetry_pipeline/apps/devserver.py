@@ -18,11 +18,12 @@ from pathlib import Path
 
 import click
 import psycopg
+from psycopg import sql
 
 from telemetry_pipeline.core import settings, warehouse
 from telemetry_pipeline.core.granularity import Granularity
 from telemetry_pipeline.core.settings import DAGSTER_PG_URL_ENV
-from telemetry_pipeline.core.warehouse import embedded, libpq_url
+from telemetry_pipeline.core.warehouse import embedded, libpq_url, one
 from telemetry_pipeline.core.warehouse.migrate import migrate
 from telemetry_pipeline.defs.dagster_tuning import DAGSTER_ENV_DEFAULTS
 
@@ -66,7 +67,7 @@ def _warehouse() -> warehouse.Warehouse:
 
 def _count(url: str, table: str) -> int:
     with psycopg.connect(url) as conn:
-        return conn.execute(f"select count(*) from public.{table}").fetchone()[0]  # noqa: S608 - our table names
+        return int(one(conn.execute(sql.SQL("select count(*) from public.{}").format(sql.Identifier(table))))[0])
 
 
 def materialize_range(env: dict[str, str], keys: list[str], first: str, last: str) -> None:

@@ -68,11 +68,11 @@ def build_event(
     timestamp: str | None = None,
     meta: tuple[str, ...] = (),
     event_id: str | None = None,
-) -> dict:
+) -> dict[str, object]:
     """The wire-format event for the options. Empty strings count as not given, so a workflow can
     pass `--tag "$GITHUB_REF_NAME"` whether or not the ref is a tag. Raises ValueError for a
     malformed --meta (a usage error); rule checks are the validator's job."""
-    metadata: dict = {}
+    metadata: dict[str, object] = {}
     for item in meta:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -83,10 +83,11 @@ def build_event(
     metadata["status"] = status
     if duration_ms:
         metadata["duration_ms"] = duration_ms
-    event: dict = {"event_type": event_type, "metadata": metadata}
-    for key, value in (("run_id", run_id), ("tag", tag), ("event_timestamp", timestamp), ("event_id", event_id)):
-        if value:
-            event[key] = value
+    event: dict[str, object] = {"event_type": event_type, "metadata": metadata}
+    optional: dict[str, str | None] = {
+        "run_id": run_id, "tag": tag, "event_timestamp": timestamp, "event_id": event_id,
+    }
+    event.update({name: given for name, given in optional.items() if given})
     return event
 
 

@@ -28,12 +28,6 @@ class ScheduleTime:
         """How long after a period ends its scheduled run starts (the late-data sensor waits it)."""
         return timedelta(hours=self.hour_of_day or 0, minutes=self.minute_of_hour)
 
-    def as_kwargs(self) -> dict[str, int]:
-        """The arguments of Dagster's `build_schedule_from_partitioned_job` (unset ones left out)."""
-        named = {"minute_of_hour": self.minute_of_hour, "hour_of_day": self.hour_of_day,
-                 "day_of_week": self.day_of_week}
-        return {k: v for k, v in named.items() if v is not None}
-
 
 @dataclass(frozen=True)
 class _Spec:

@@ -11,10 +11,11 @@ def pending_migrations(url: str) -> list[str]:
     """sql/ files not yet applied to the warehouse at `url` (read-only check)."""
     import psycopg
 
+    from telemetry_pipeline.core.warehouse import one
     from telemetry_pipeline.core.warehouse.migrate import discover
 
     with psycopg.connect(url) as conn:
-        exists = conn.execute("select to_regclass('public.schema_migrations') is not null").fetchone()[0]
+        exists = one(conn.execute("select to_regclass('public.schema_migrations') is not null"))[0]
         done = {r[0] for r in conn.execute("select version from public.schema_migrations")} if exists else set()
     return [m.name for m in discover() if m.version not in done]
 

@@ -48,11 +48,11 @@ def offending_rows(metric: Metric, comparator: str) -> sql.Composable | None:
     elif metric.agg is Agg.RATE:
         # A rate that must stay low ('<') is hurt by its numerator rows, one that must stay
         # high ('>=') by the rest.
-        condition = sql.SQL(CONDITIONS[metric.source][metric.where])
+        condition = sql.SQL(metric.condition)
         parts.append(condition if comparator == "<" else sql.SQL("not coalesce({}, false)").format(condition))
     elif metric.agg in (Agg.P95, Agg.AVG):
         op = ">=" if comparator == "<" else "<"
-        parts.append(sql.SQL("{} {} a.target").format(sql.Identifier(metric.column), sql.SQL(op)))
+        parts.append(sql.SQL("{} {} a.target").format(sql.Identifier(metric.value_column), sql.SQL(op)))
     else:
         return None
     return sql.SQL(" and ").join(parts)

@@ -91,7 +91,8 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
     granularity = payload["granularity"]
     start, end = _ts(payload["period_start"]), _ts(payload["period_end"])
     period = period_label(granularity, start, end)
-    comparator = _COMPARATOR_WORDS.get(payload.get("comparator"), payload.get("comparator", ""))
+    raw_comparator = str(payload.get("comparator") or "")
+    comparator = _COMPARATOR_WORDS.get(raw_comparator, raw_comparator)
     target = f"{comparator} {format_value(payload.get('target'), metric)}"
     observed = format_value(payload.get("value"), metric)
     budget = payload.get("budget_remaining")

@@ -17,6 +17,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from telemetry_pipeline.core.warehouse import one
+
 #: channel name -> (state column, reference column); identifiers of our own schema only.
 CHANNEL_COLUMNS: dict[str, tuple[str, str]] = {
     "slack": ("slack_state", "slack_ts"),
@@ -57,7 +59,7 @@ class DueAlert:
 @contextmanager
 def delivery_lock(conn: psycopg.Connection) -> Iterator[bool]:
     """Hold the outbox's delivery lock for the block; yields False if another pass holds it."""
-    got = conn.execute("select pg_try_advisory_lock(%s)", (_DELIVERY_LOCK,)).fetchone()[0]
+    got = one(conn.execute("select pg_try_advisory_lock(%s)", (_DELIVERY_LOCK,)))[0]
     try:
         yield bool(got)
     finally:
@@ -105,7 +107,7 @@ def channel_states(conn: psycopg.Connection, key: str) -> dict[str, str]:
 
 
 def count_pending(conn: psycopg.Connection) -> int:
-    return conn.execute("select count(*) from public.slo_alerts where state = 'pending'").fetchone()[0]
+    return int(one(conn.execute("select count(*) from public.slo_alerts where state = 'pending'"))[0])
 
 
 def skip_channel(conn: psycopg.Connection, channel: str) -> int:

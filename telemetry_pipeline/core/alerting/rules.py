@@ -189,7 +189,7 @@ class Recorded:
         self.suppressed += other.suppressed
 
 
-def _catalog_params(catalog: SloCatalog) -> dict[str, list]:
+def _catalog_params(catalog: SloCatalog) -> dict[str, object]:
     slos = list(catalog)
     return {
         "slo_names": [s.name for s in slos],

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 _BUFFER = 1 << 20
@@ -54,7 +54,7 @@ class _Source(io.RawIOBase):
         self._pushed_back = head + self._pushed_back
         return head
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         if self._pushed_back:
             data, self._pushed_back = self._pushed_back[: len(buffer)], self._pushed_back[len(buffer) :]
         else:
@@ -76,9 +76,9 @@ def open_input(path: str) -> Iterator[Input]:
     try:
         source = _Source(raw)
         compressed = source.peek_exact(len(GZIP_MAGIC)) == GZIP_MAGIC
-        stream: BinaryIO = io.BufferedReader(source, buffer_size=_BUFFER)  # type: ignore[arg-type]
+        stream: BinaryIO = io.BufferedReader(source, buffer_size=_BUFFER)
         if compressed:
-            stream = io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), buffer_size=_BUFFER)  # type: ignore[arg-type]
+            stream = io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), buffer_size=_BUFFER)
         yield Input(path, stream, compressed, total, lambda: source.consumed)
     finally:
         if path != "-":

@@ -169,6 +169,7 @@ def parse_timestamp(value: Any) -> datetime:
     """ISO 8601 with a UTC offset or Z -> aware UTC datetime; a naive timestamp is refused."""
     if type(value) is not str:
         raise InvalidEvent("bad_timestamp", f"must be an ISO 8601 string, got {_json_type(value)}")
+    parsed: datetime | None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

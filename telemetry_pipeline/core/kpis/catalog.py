@@ -38,6 +38,37 @@ class Metric:
     column: str | None = None  # AVG / P95: the numeric column
     where: str | None = None  # RATE: the numerator's condition (a key of CONDITIONS)
 
+    def __post_init__(self) -> None:
+        """Each metric is checked when the catalog is built, so a bad one fails on import."""
+        where = f"KPI catalog metric {self.name!r}"
+        if self.agg is Agg.RATE:
+            if self.where not in CONDITIONS[self.source]:
+                raise ValueError(f"{where}: a rate needs `where` = one of {sorted(CONDITIONS[self.source])}, "
+                                 f"got {self.where!r}")
+        elif self.where is not None:
+            raise ValueError(f"{where}: `where` applies to rates only")
+        if self.agg in (Agg.AVG, Agg.P95):
+            if not self.column or not self.column.isidentifier():
+                raise ValueError(f"{where}: {self.agg} needs `column`, a numeric column name")
+        elif self.column is not None:
+            raise ValueError(f"{where}: `column` applies to avg and p95 only")
+        if self.event_type is not None and self.source is not Source.EVENTS:
+            raise ValueError(f"{where}: `event_type` applies to the events source only")
+
+    @property
+    def condition(self) -> str:
+        """A rate's numerator condition as SQL over the source's typed columns."""
+        if self.where is None:
+            raise ValueError(f"KPI catalog metric {self.name!r} is not a rate")
+        return CONDITIONS[self.source][self.where]
+
+    @property
+    def value_column(self) -> str:
+        """The numeric column an avg or p95 aggregates."""
+        if self.column is None:
+            raise ValueError(f"KPI catalog metric {self.name!r} aggregates no column")
+        return self.column
+
 
 #: Row conditions a RATE may count, per source. SQL over the source's typed columns.
 CONDITIONS: dict[Source, dict[str, str]] = {
@@ -113,6 +144,8 @@ METRICS: tuple[Metric, ...] = (
 )
 
 METRICS_BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+if len(METRICS_BY_NAME) != len(METRICS):
+    raise ValueError("KPI catalog: metric names must be unique")
 
 #: Metrics shown as numeric materialisation metadata (plotted over partitions in the Dagster UI).
 HEADLINE_METRICS: tuple[str, ...] = (
@@ -123,3 +156,5 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "error_rate",
     "event_count",
 )
+if unknown := set(HEADLINE_METRICS) - set(METRICS_BY_NAME):
+    raise ValueError(f"KPI catalog: unknown headline metrics {sorted(unknown)}")

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from telemetry_pipeline.core.granularity import PERIODS
 from telemetry_pipeline.core.kpis.catalog import CONDITIONS, METRICS, Agg, Metric, Source
+from telemetry_pipeline.core.warehouse import one
 
 #: Per source: the rows of a window with the typed columns the catalog's conditions refer to.
 #: Only constants of our own; the window and granularity are bound as parameters.
@@ -43,7 +44,7 @@ def _sample_condition(metric: Metric) -> sql.Composable:
     if metric.event_type is not None:
         parts.append(sql.SQL("event_type = {}").format(sql.Literal(metric.event_type)))
     if metric.agg in (Agg.AVG, Agg.P95):
-        parts.append(sql.SQL("{} is not null").format(sql.Identifier(metric.column)))
+        parts.append(sql.SQL("{} is not null").format(sql.Identifier(metric.value_column)))
     return sql.SQL(" and ").join(parts) if parts else sql.SQL("true")
 
 
@@ -54,7 +55,7 @@ def _value_and_sample(metric: Metric) -> tuple[sql.Composable, sql.Composable]:
     if metric.agg is Agg.COUNT:
         return n, n
     if metric.agg is Agg.RATE:
-        cond = sql.SQL(CONDITIONS[metric.source][metric.where])  # catalog constant
+        cond = sql.SQL(metric.condition)  # catalog constant
         hits = sql.SQL("count(*) filter (where ({}) and ({}))").format(sample, cond)
         return sql.SQL("100.0 * {} / nullif({}, 0)").format(hits, n), n
     if metric.agg is Agg.AVAILABILITY:
@@ -62,7 +63,7 @@ def _value_and_sample(metric: Metric) -> tuple[sql.Composable, sql.Composable]:
             sample, sql.SQL(CONDITIONS[metric.source]["error"])
         )
         return sql.SQL("100.0 - 100.0 * {} / nullif({}, 0)").format(errors, n), n
-    col = sql.Identifier(metric.column)
+    col = sql.Identifier(metric.value_column)
     if metric.agg is Agg.AVG:
         return sql.SQL("(avg({}) filter (where {}))::numeric").format(col, sample), n
     if metric.agg is Agg.P95:
@@ -177,11 +178,11 @@ def replace_window(
         result.deleted = cur.rowcount
         cur = conn.execute(kpi_insert("public.kpi_aggregations"), params)
         result.inserted = cur.rowcount
-        row = conn.execute(
+        row = one(conn.execute(
             "select count(distinct period_start) from public.kpi_aggregations"
             " where aggregation_period = %s and period_start >= %s and period_start < %s",
             (granularity, start, end),
-        ).fetchone()
+        ))
         result.periods_with_rows = int(row[0])
         if headline:
             for period_start, name, value in conn.execute(

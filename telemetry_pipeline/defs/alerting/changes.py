@@ -87,7 +87,7 @@ class MaterializationScan:
                 starts: set[datetime] = set()
                 unreadable = 0
                 for record in records:
-                    start = period_start_of_key(record.partition_key, granularity)
+                    start = period_start_of_key(record.partition_key or "", granularity)
                     if start is None:
                         unreadable += 1
                     else:

@@ -112,20 +112,18 @@ def _close(session: smtplib.SMTP | None) -> None:
 
 def email_from_env() -> EmailAlertResource:
     """The resource as the environment configures it; SMTP_PASSWORD stays a Dagster EnvVar."""
-    kwargs: dict[str, object] = {}
     current = env.current()
     current.validate(("smtp_port", "smtp_starttls"))
-    for field_name, variable in (
-        ("host", env.SMTP_HOST),
-        ("sender", env.SMTP_FROM),
-        ("recipients", env.ALERT_EMAIL_TO),
-        ("username", env.SMTP_USERNAME),
-        ("password", env.SMTP_PASSWORD),
-    ):
-        if current.is_set(variable):
-            kwargs[field_name] = EnvVar(variable)
-    if current.smtp_port is not None:
-        kwargs["port"] = EnvVar.int(env.SMTP_PORT)
-    if current.smtp_starttls is not None:
-        kwargs["starttls"] = current.smtp_starttls
-    return EmailAlertResource(**kwargs)
+
+    def var(name: str) -> str:
+        return EnvVar(name) if current.is_set(name) else ""
+
+    return EmailAlertResource(
+        host=var(env.SMTP_HOST),
+        sender=var(env.SMTP_FROM),
+        recipients=var(env.ALERT_EMAIL_TO),
+        username=var(env.SMTP_USERNAME),
+        password=var(env.SMTP_PASSWORD),
+        port=EnvVar.int(env.SMTP_PORT) if current.smtp_port is not None else 25,
+        starttls=bool(current.smtp_starttls),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import urllib.error
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from dagster import EnvVar
 from dagster_slack import SlackResource
@@ -48,7 +49,9 @@ class SlackAlertResource(SlackResource):
     def get_client(self) -> WebClient:
         """A WebClient on the configured base URL, without slack_sdk's hidden retries."""
         base = self.base_url if self.base_url.endswith("/") else self.base_url + "/"
-        return WebClient(token=self.token, base_url=base, timeout=self.timeout_seconds, retry_handlers=[])
+        # slack_sdk annotates `timeout` as int but hands it to urllib, which takes seconds as float.
+        timeout: Any = self.timeout_seconds
+        return WebClient(token=self.token, base_url=base, timeout=timeout, retry_handlers=[])
 
     @contextmanager
     def sender(self) -> Iterator[Sender]:
@@ -106,14 +109,14 @@ def slack_from_env() -> SlackAlertResource:
     Only variables that are set are passed as EnvVar (an EnvVar of an unset variable fails at
     resolution), so a deployment without Slack loads fine and the sensor skips the channel.
     """
-    kwargs: dict[str, object] = {}
     current = env.current()
     current.validate(("slack_api_base_url",))
-    for field_name, variable in (
-        ("token", env.SLACK_BOT_TOKEN),
-        ("channel", env.SLACK_CHANNEL),
-        ("base_url", env.SLACK_API_BASE_URL),
-    ):
-        if current.is_set(variable):
-            kwargs[field_name] = EnvVar(variable)
-    return SlackAlertResource(**kwargs)
+
+    def var(name: str, default: str) -> str:
+        return EnvVar(name) if current.is_set(name) else default
+
+    return SlackAlertResource(
+        token=var(env.SLACK_BOT_TOKEN, ""),
+        channel=var(env.SLACK_CHANNEL, ""),
+        base_url=var(env.SLACK_API_BASE_URL, DEFAULT_SLACK_API_BASE_URL),
+    )

@@ -30,7 +30,13 @@ from telemetry_pipeline.defs.assets_common import GRANULARITY_TAG
 from telemetry_pipeline.defs.cadence.late_data import build_late_data_sensor
 
 if TYPE_CHECKING:
+    from dagster._core.definitions.partitions.partitioned_schedule import (
+        UnresolvedPartitionedAssetScheduleDefinition,
+    )
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+    #: what build_schedule_from_partitioned_job returns for an asset job
+    Schedule = ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition
 
 
 def selection(granularity: Granularity) -> AssetSelection:
@@ -46,16 +52,19 @@ def build_job(granularity: Granularity) -> UnresolvedAssetJobDefinition:
     )
 
 
-def build_schedule(job: UnresolvedAssetJobDefinition, granularity: Granularity) -> ScheduleDefinition:
+def build_schedule(job: UnresolvedAssetJobDefinition, granularity: Granularity) -> Schedule:
+    at = granularity.schedule
     return build_schedule_from_partitioned_job(
         job,
         name=granularity.schedule_name,
         default_status=DefaultScheduleStatus.RUNNING,
-        **granularity.schedule.as_kwargs(),
+        minute_of_hour=at.minute_of_hour,
+        hour_of_day=at.hour_of_day,
+        day_of_week=at.day_of_week,
     )
 
 
-def build_jobs_and_schedules() -> tuple[list[UnresolvedAssetJobDefinition], list[ScheduleDefinition]]:
+def build_jobs_and_schedules() -> tuple[list[UnresolvedAssetJobDefinition], list[Schedule]]:
     """The three partitioned jobs and their schedules."""
     jobs = [build_job(g) for g in Granularity]
     return jobs, [build_schedule(job, g) for job, g in zip(jobs, Granularity, strict=True)]

@@ -64,6 +64,7 @@ from dagster import (
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.granularity import Granularity
 from telemetry_pipeline.core.slos.budgets import LOOKBACK as SLO_READS_BACK
+from telemetry_pipeline.core.warehouse import one
 from telemetry_pipeline.defs.partitions import partitions_for
 from telemetry_pipeline.defs.resources import WarehouseResource
 
@@ -145,11 +146,11 @@ _CHANGED_HOURS = """
 
 def scan(conn: psycopg.Connection, previous: LateDataCursor | None, lookback: timedelta) -> Scan:
     """Read what changed since `previous` and the next cursor (`conn` in autocommit mode)."""
-    horizon_clock, oldest_open = conn.execute(_HORIZON).fetchone()
+    horizon_clock, oldest_open = one(conn.execute(_HORIZON))
     horizon = min(horizon_clock, oldest_open) if oldest_open else horizon_clock
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read, read only")
-        snapshot, clock, now, events_max, audits_max = conn.execute(_SNAPSHOT).fetchone()
+        snapshot, clock, now, events_max, audits_max = one(conn.execute(_SNAPSHOT))
         # First start, or the tables were emptied and their ids restarted (the floors would hide
         # every new row): begin at the current max ids, do not re-run history.
         if previous is None or events_max < previous.events_floor or audits_max < previous.audits_floor:

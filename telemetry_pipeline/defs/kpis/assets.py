@@ -67,7 +67,7 @@ def _build_kpi_asset(granularity: Granularity, partitions: TimeWindowPartitionsD
             "of each period. A metric with no sample in a period has no row."
         ),
     )
-    def _kpis(context: AssetExecutionContext, warehouse: WarehouseResource):
+    def _kpis(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         window = context.partition_time_window
         started = time.perf_counter()
         with warehouse.connect() as conn:

@@ -121,7 +121,7 @@ def build_slo_asset(granularity: str, catalog: SloCatalog) -> AssetsDefinition:
             "target, comparator, met, sample size. A period without the metric has no row." + extra
         ),
     )
-    def _slo_status(context: AssetExecutionContext, warehouse: WarehouseResource):
+    def _slo_status(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         window = context.partition_time_window
         with warehouse.connect() as conn:
             result = replace_window(conn, catalog, granularity, window.start, window.end)
