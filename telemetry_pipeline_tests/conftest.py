@@ -20,10 +20,16 @@ from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.warehouse import scratch
 from telemetry_pipeline.defs.dagster_tuning import apply_defaults
 from telemetry_pipeline.defs.resources import WarehouseResource
+from telemetry_pipeline_tests.testdata import TEST_SLOS_FILE
 
 #: Tables holding data (truncated between tests); the rest of the schema stays.
 # Tests run Dagster with the same switches as the product, whichever test imports definitions first.
 apply_defaults()
+
+#: The tests' own SLO catalog (SPEC section 6), as Sloth tests against its testdata specs: every
+#: test, sensor and subprocess reads it instead of the shipped slos.yaml, so tuning that file
+#: cannot break a test. Only test_packaged_catalog_is_spec_section_6 reads the shipped file.
+os.environ[settings.SLOS_FILE_ENV] = str(TEST_SLOS_FILE)
 
 # Property tests explore new examples on developer machines; in CI (CI=true) they replay a fixed
 # sequence so a landing never depends on the luck of the draw.

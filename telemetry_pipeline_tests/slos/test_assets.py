@@ -13,8 +13,9 @@ from telemetry_pipeline.defs.kpis.assets import kpi_aggregations_hourly
 from telemetry_pipeline.defs.slos.assets import build_slo_assets, check_name
 from telemetry_pipeline_tests.dagster_run import run_partitions
 from telemetry_pipeline_tests.slos.kpi_rows import put_kpis, status
+from telemetry_pipeline_tests.testdata import TEST_SLOS_FILE
 
-SLO_HOURLY, SLO_DAILY, SLO_WEEKLY = build_slo_assets(load_slos())
+SLO_HOURLY, SLO_DAILY, SLO_WEEKLY = build_slo_assets(load_slos(TEST_SLOS_FILE))
 H = datetime(2025, 3, 1, 6, tzinfo=UTC)
 
 

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from telemetry_pipeline.core.slos.config import load_slos
-from telemetry_pipeline.core.slos.sql import replace_window
+from telemetry_pipeline.core.slos.sql import MAX_LISTED_VIOLATIONS, replace_window
 from telemetry_pipeline_tests.slos.kpi_rows import dec, put_kpis, status
+from telemetry_pipeline_tests.testdata import TEST_SLOS_FILE
 
-CATALOG = load_slos()
+CATALOG = load_slos(TEST_SLOS_FILE)
 DAY = datetime(2025, 3, 10, tzinfo=UTC)  # a Monday
 HOUR = timedelta(hours=1)
 
@@ -250,3 +251,20 @@ def test_range_run_equals_per_partition_runs_hourly(warehouse):
         assert status(conn, "hour") == ranged
     assert result.inserted == len(hours) == len(ranged)
     assert {r["burn_alert"] for r in ranged.values()} == {"page", "ticket", None}
+
+
+def test_violations_are_counted_in_full_and_listed_up_to_the_limit(warehouse):
+    # 30 hours whose provenance p95 is over its 300000 ms target with 50 rows each: 30 violations
+    hours = [DAY + HOUR * i for i in range(30)]
+    with warehouse.connect() as conn:
+        put_kpis(conn, "hour", [("provenance_p95_duration_ms", h, "400000", 50) for h in hours])
+        result = run(conn, "hour", DAY, DAY + HOUR * 30)
+    assert result.violation_counts == {"provenance_generation": 30}
+    listed = result.violations["provenance_generation"]
+    assert [v.period_start for v in listed] == hours[:MAX_LISTED_VIOLATIONS]
+    assert {(v.sli, v.value, v.target, v.sample_size) for v in listed} == {("latency_p95", 400000.0, 300000.0, 50)}
+    assert result.unmet == 30 and result.small_sample_unmet == {}
+    assert len(result.period_metadata) == 30
+    assert result.period_metadata[DAY] == {
+        "provenance_generation.latency_p95": 400000.0, "provenance_generation.latency_p95.target": 300000.0,
+    }

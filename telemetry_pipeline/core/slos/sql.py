@@ -82,8 +82,7 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
         kpi as (
           select c.slo_name, c.sli, c.metric_name, c.comparator, c.target, c.min_sample_size,
                  k.period_start, k.period_end, k.metric_value as value,
-                 coalesce(public.telemetry_try_float8(k.metadata ->> 'sample_size'), 0)::bigint
-                   as sample_size,
+                 coalesce(k.sample_size, 0) as sample_size,
                  k.metadata ->> 'unit' as unit,
                  case c.direction when 'good' then (100 - k.metric_value) / 100
                                   when 'bad' then k.metric_value / 100 end as bad_fraction,
@@ -131,15 +130,16 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
 
 @dataclass
 class SloWindowResult(WindowResult):
-    """What one window evaluation did, and what the asset reports from it."""
+    """What one window evaluation did, and what the asset reports from it (counted in SQL)."""
 
     unmet: int = 0
-    #: period_start -> {(slo, sli): (value, target, error_budget_remaining or None)}
-    sli_values: dict[datetime, dict[tuple[str, str], tuple[float, float, float | None]]] = field(
-        default_factory=dict
-    )
-    #: slo -> violations (met = false and sample_size >= min_sample_size) in the window
+    #: period_start -> {"<slo>.<sli>": value, "<slo>.<sli>.target": target,
+    #: "<slo>.<sli>.budget_remaining_pct": budget (daily ratio SLIs)}, for metadata plots
+    period_metadata: dict[datetime, dict[str, float]] = field(default_factory=dict)
+    #: slo -> its first MAX_LISTED_VIOLATIONS violations (met = false, sample >= min_sample_size)
     violations: dict[str, list[Violation]] = field(default_factory=dict)
+    #: slo -> number of violations in the window (complete, however many are listed)
+    violation_counts: dict[str, int] = field(default_factory=dict)
     #: slo -> unmet rows too small to count as violations
     small_sample_unmet: dict[str, int] = field(default_factory=dict)
     burn_alerts: dict[str, int] = field(default_factory=dict)
@@ -184,29 +184,66 @@ def replace_window(
     return result
 
 
-def _summarise(conn: psycopg.Connection, catalog: SloCatalog, result: SloWindowResult) -> None:
-    """Per-period values for metadata plots, violations per SLO and burn alerts, in one read."""
-    min_samples = {slo.name: slo.min_sample_size for slo in catalog}
-    rows = conn.execute(
-        """
-        select slo_name, sli, period_start, value::float8, target::float8,
-               error_budget_remaining::float8, met, comparator, sample_size, burn_alert
-        from public.slo_status
-        where aggregation_period = %s and period_start >= %s and period_start < %s
-        order by period_start, slo_name, sli
-        """,
-        (result.granularity, result.start, result.end),
+_COUNTS = """
+    with slo (slo_name, min_sample_size) as (select * from unnest(%(slos)s::text[], %(min_samples)s::int[])),
+    rows as (
+      select s.*, s.sample_size >= coalesce(slo.min_sample_size, 1) as counts
+      from public.slo_status s left join slo using (slo_name)
+      where s.aggregation_period = %(granularity)s and s.period_start >= %(start)s and s.period_start < %(end)s
     )
-    for slo_name, sli, period_start, value, target, budget, met, comparator, n, burn_alert in rows:
-        result.sli_values.setdefault(period_start, {})[(slo_name, sli)] = (value, target, budget)
-        if burn_alert is not None:
-            result.burn_alerts[burn_alert] = result.burn_alerts.get(burn_alert, 0) + 1
-        if met:
-            continue
-        result.unmet += 1
-        if n >= min_samples.get(slo_name, 1):
-            result.violations.setdefault(slo_name, []).append(
-                Violation(sli, period_start, value, target, comparator, n)
-            )
-        else:
-            result.small_sample_unmet[slo_name] = result.small_sample_unmet.get(slo_name, 0) + 1
+    select slo_name, count(*) filter (where not met),
+           count(*) filter (where not met and counts), count(*) filter (where not met and not counts)
+    from rows group by slo_name
+"""
+_LISTED = """
+    with slo (slo_name, min_sample_size) as (select * from unnest(%(slos)s::text[], %(min_samples)s::int[])),
+    violations as (
+      select s.slo_name, s.sli, s.period_start, s.value::float8, s.target::float8, s.comparator, s.sample_size,
+             row_number() over (partition by s.slo_name order by s.period_start, s.sli) as n
+      from public.slo_status s left join slo using (slo_name)
+      where s.aggregation_period = %(granularity)s and s.period_start >= %(start)s and s.period_start < %(end)s
+        and not s.met and s.sample_size >= coalesce(slo.min_sample_size, 1)
+    )
+    select slo_name, sli, period_start, value, target, comparator, sample_size
+    from violations where n <= %(listed)s order by slo_name, n
+"""
+_BURN_ALERTS = """
+    select burn_alert, count(*) from public.slo_status
+    where aggregation_period = %(granularity)s and period_start >= %(start)s and period_start < %(end)s
+      and burn_alert is not null
+    group by burn_alert
+"""
+_PERIOD_METADATA = """
+    select period_start, jsonb_object_agg(slo_name || '.' || sli, value::float8)
+             || jsonb_object_agg(slo_name || '.' || sli || '.target', target::float8)
+             || coalesce(jsonb_object_agg(slo_name || '.' || sli || '.budget_remaining_pct',
+                                          error_budget_remaining::float8)
+                           filter (where error_budget_remaining is not null), '{}')
+    from public.slo_status
+    where aggregation_period = %(granularity)s and period_start >= %(start)s and period_start < %(end)s
+    group by period_start order by period_start
+"""
+
+
+def _summarise(conn: psycopg.Connection, catalog: SloCatalog, result: SloWindowResult) -> None:
+    """Counts per SLO, the listed violations, burn alerts and per-period metadata, all in SQL:
+    only aggregates, the first violations and one row per period reach Python."""
+    params = {
+        "granularity": result.granularity, "start": result.start, "end": result.end,
+        "slos": [slo.name for slo in catalog], "min_samples": [slo.min_sample_size for slo in catalog],
+        "listed": MAX_LISTED_VIOLATIONS,
+    }
+    for slo_name, unmet, violations, small in conn.execute(_COUNTS, params):
+        result.unmet += unmet
+        if violations:
+            result.violation_counts[slo_name] = violations
+        if small:
+            result.small_sample_unmet[slo_name] = small
+    for slo_name, sli, period_start, value, target, comparator, n in conn.execute(_LISTED, params):
+        result.violations.setdefault(slo_name, []).append(Violation(sli, period_start, value, target, comparator, n))
+    result.burn_alerts = dict(conn.execute(_BURN_ALERTS, params).fetchall())
+    # jsonb gives whole numbers back as int; metadata plots want one type per key
+    result.period_metadata = {
+        period: {key: float(value) for key, value in entry.items()}
+        for period, entry in conn.execute(_PERIOD_METADATA, params)
+    }

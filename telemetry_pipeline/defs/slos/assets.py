@@ -22,7 +22,7 @@ from dagster import (
 
 from telemetry_pipeline.core.granularity import Granularity, partition_key_for
 from telemetry_pipeline.core.slos.config import SloCatalog, load_slos
-from telemetry_pipeline.core.slos.sql import MAX_LISTED_VIOLATIONS, SloWindowResult, Violation, replace_window
+from telemetry_pipeline.core.slos.sql import SloWindowResult, Violation, replace_window
 from telemetry_pipeline.defs.assets_common import KINDS, OWNERS, RETRY, beta_parameters, granularity_tags
 from telemetry_pipeline.defs.partition_metadata import add_metadata_by_partition
 from telemetry_pipeline.defs.partitions import partitions_for
@@ -60,16 +60,16 @@ def _check_results(key: AssetKey, catalog: SloCatalog, result: SloWindowResult) 
     """One WARN-severity result per SLO, naming the violating periods."""
     results = []
     for slo in catalog:
-        violations = result.violations.get(slo.name, [])
-        listed = [_describe(v, result.granularity) for v in violations[:MAX_LISTED_VIOLATIONS]]
+        count = result.violation_counts.get(slo.name, 0)
+        listed = [_describe(v, result.granularity) for v in result.violations.get(slo.name, [])]
         results.append(
             AssetCheckResult(
                 asset_key=key,
                 check_name=check_name(slo.name),
-                passed=not violations,
+                passed=not count,
                 severity=AssetCheckSeverity.WARN,
                 metadata={
-                    "violations": len(violations),
+                    "violations": count,
                     "violating_periods": "\n".join(listed) if listed else "none",
                     "unmet_below_min_sample": result.small_sample_unmet.get(slo.name, 0),
                 },
@@ -80,16 +80,10 @@ def _check_results(key: AssetKey, catalog: SloCatalog, result: SloWindowResult) 
 
 def _partition_metadata(result: SloWindowResult) -> dict[str, dict[str, float]]:
     """Per partition, per SLI: value, target and (daily ratio SLIs) budget remaining, for plots."""
-    by_partition: dict[str, dict[str, float]] = {}
-    for period_start, slis in result.sli_values.items():
-        entry: dict[str, float] = {}
-        for (slo_name, sli), (value, target, budget) in slis.items():
-            entry[f"{slo_name}.{sli}"] = value
-            entry[f"{slo_name}.{sli}.target"] = target
-            if budget is not None:
-                entry[f"{slo_name}.{sli}.budget_remaining_pct"] = budget
-        by_partition[partition_key_for(period_start, result.granularity)] = entry
-    return by_partition
+    return {
+        partition_key_for(period_start, result.granularity): entry
+        for period_start, entry in result.period_metadata.items()
+    }
 
 
 def build_slo_asset(granularity: str, catalog: SloCatalog) -> AssetsDefinition:
@@ -126,7 +120,7 @@ def build_slo_asset(granularity: str, catalog: SloCatalog) -> AssetsDefinition:
         with warehouse.connect() as conn:
             result = replace_window(conn, catalog, granularity, window.start, window.end)
         add_metadata_by_partition(context, _partition_metadata(result))
-        violations = sum(len(v) for v in result.violations.values())
+        violations = sum(result.violation_counts.values())
         context.log.info(
             "%s [%s, %s): replaced %d rows with %d; %d unmet, %d violations; burn alerts %s",
             key.to_user_string(), window.start, window.end, result.deleted, result.inserted,
@@ -136,7 +130,7 @@ def build_slo_asset(granularity: str, catalog: SloCatalog) -> AssetsDefinition:
             metadata={
                 "rows_written": result.inserted,
                 "rows_replaced": result.deleted,
-                "periods_evaluated": len(result.sli_values),
+                "periods_evaluated": len(result.period_metadata),
                 "unmet_rows": result.unmet,
                 "violations": violations,
                 "burn_alerts_page": result.burn_alerts.get("page", 0),
