@@ -160,3 +160,11 @@ def test_bad_catalog_stops_the_code_location_from_loading(tmp_path):
     assert done.returncode != 0
     assert "SloConfigError" in done.stderr
     assert f"{path.resolve()}: SLO 'checks', field slis[0].metric: unknown metric 'no_such_metric'" in done.stderr
+
+
+def test_the_file_format_is_versioned(tmp_path):
+    assert load_slos(write(tmp_path, "version: 1\nslos:\n" + good())).version == 1
+    path = write(tmp_path, "version: 2\nslos:\n" + good(), "v2.yaml")
+    with pytest.raises(SloConfigError, match=r"field version: unsupported version 2") as raised:
+        load_slos(path)
+    assert str(path.resolve()) in str(raised.value)

@@ -1,9 +1,10 @@
-"""The SLO catalog: slos.yaml -> frozen, validated dataclasses.
+"""The SLO catalog: slos.yaml -> frozen, validated pydantic dataclasses.
 
 SLOs are data (SPEC section 6), so a team adds or tunes one by editing a YAML file, never code.
 Because everything downstream (slo_status rows, asset checks, alerts) trusts this catalog, the
-loader is strict: any problem raises SloConfigError naming the file, the SLO and the field, and
-the code location refuses to load rather than evaluating half a catalog.
+loader is strict: the file is a versioned schema (`version: 1`, the default), validated by
+pydantic with unknown keys refused, and any problem raises SloConfigError naming the file, the
+SLO and the field, so the code location refuses to load rather than evaluating half a catalog.
 """
 
 from __future__ import annotations
@@ -11,17 +12,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ConfigDict, ValidationError, field_validator, model_validator
+from pydantic.dataclasses import dataclass
 
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.kpis.catalog import METRICS_BY_NAME
 
 DEFAULT_SLOS_FILE = Path(__file__).with_name("slos.yaml")
+#: Versions of the file format this code reads.
+SUPPORTED_VERSIONS = (1,)
 
 COMPARATORS = (">=", "<")
 #: SLI kinds. Ratio SLIs measure a share of good (availability) or bad (error_rate) rows in
@@ -31,16 +35,29 @@ RATIO_SLIS = frozenset({"availability", "error_rate"})
 DEFAULT_MIN_SAMPLE_SIZE = 10
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_SLO_KEYS = {"name", "description", "slis", "min_sample_size", "runbook_url"}
-_SLO_REQUIRED = ("name", "description", "slis")
-_SLI_KEYS = {"name", "metric", "comparator", "target"}
+_URL = re.compile(r"^https?://\S+$")
+_STRICT = ConfigDict(extra="forbid")
 
 
 class SloConfigError(ValueError):
     """slos.yaml is malformed; the message names the file, the SLO and the field."""
 
 
-@dataclass(frozen=True)
+class FieldProblem(ValueError):
+    """A rule spanning fields failed; `field` (and `slo`, at catalog level) say where."""
+
+    def __init__(self, field: str, problem: str, slo: str | None = None) -> None:
+        super().__init__(problem)
+        self.field, self.problem, self.slo = field, problem, slo
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True, config=_STRICT)
 class Sli:
     """One indicator of an SLO: `metric` (a KPI) compared with `target` by `comparator`."""
 
@@ -49,19 +66,98 @@ class Sli:
     comparator: str  # '>=' or '<'
     target: float
 
-    @property
-    def is_ratio(self) -> bool:
-        """Availability and error rate have an error budget; latency does not."""
-        return self.name in RATIO_SLIS
+    @field_validator("name", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> str:
+        if value not in SLI_KINDS:
+            raise ValueError(f"unknown SLI {value!r}; expected one of {', '.join(SLI_KINDS)}")
+        return str(value)
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _metric(cls, value: Any) -> str:
+        if not isinstance(value, str) or value not in METRICS_BY_NAME:
+            raise ValueError(f"unknown metric {value!r}; see telemetry_pipeline/core/kpis/catalog.py")
+        return value
+
+    @field_validator("comparator", mode="before")
+    @classmethod
+    def _comparator(cls, value: Any) -> str:
+        if value not in COMPARATORS:
+            raise ValueError(f"must be '>=' or '<', got {value!r}")
+        return str(value)
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, value: Any) -> float:
+        return _number(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Sli:
+        required = SLI_KINDS[self.name]
+        if required is not None and self.comparator != required:
+            raise FieldProblem("comparator", f"an {self.name} SLI must use {required!r}")
+        if self.name in RATIO_SLIS:
+            if METRICS_BY_NAME[self.metric].unit != "percent":
+                raise FieldProblem("metric", f"an {self.name} SLI needs a percentage metric")
+            if not 0 < self.target < 100:
+                raise FieldProblem("target", f"an {self.name} target is a percentage in (0, 100)")
+        elif self.target < 0:
+            raise FieldProblem("target", "must be >= 0")
+        return self
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_STRICT)
 class Slo:
     name: str
     description: str
     slis: tuple[Sli, ...]
     min_sample_size: int = DEFAULT_MIN_SAMPLE_SIZE
     runbook_url: str | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> str:
+        if not isinstance(value, str) or not _NAME.match(value):
+            raise ValueError("must be a lowercase identifier (a-z, 0-9, _; starts with a letter)")
+        return value
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _description(cls, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("must be a non-empty string")
+        return value.strip()
+
+    @field_validator("slis", mode="before")
+    @classmethod
+    def _slis(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple) or not value:
+            raise ValueError("expected a non-empty list of SLIs")
+        return value
+
+    @field_validator("min_sample_size", mode="before")
+    @classmethod
+    def _min_sample(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"must be an integer >= 1, got {value!r}")
+        return value
+
+    @field_validator("runbook_url", mode="before")
+    @classmethod
+    def _runbook(cls, value: Any) -> str | None:
+        if value is not None and (not isinstance(value, str) or not _URL.match(value)):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_slis(self) -> Slo:
+        seen: set[str] = set()
+        for i, sli in enumerate(self.slis):
+            if sli.name in seen:
+                raise FieldProblem(f"slis[{i}].name", f"duplicate SLI {sli.name!r}")
+            seen.add(sli.name)
+        return self
 
     def sli(self, name: str) -> Sli:
         for sli in self.slis:
@@ -70,9 +166,35 @@ class Slo:
         raise KeyError(f"SLO {self.name!r} has no SLI {name!r}; it has {[s.name for s in self.slis]}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_STRICT)
 class SloCatalog:
+    """The whole file: its format `version` and the SLOs, names unique."""
+
     slos: tuple[Slo, ...]
+    version: int = 1
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> int:
+        if value not in SUPPORTED_VERSIONS or isinstance(value, bool):
+            raise ValueError(f"unsupported version {value!r}; this release reads {SUPPORTED_VERSIONS}")
+        return int(value)
+
+    @field_validator("slos", mode="before")
+    @classmethod
+    def _slos(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple) or not value:
+            raise ValueError("expected a non-empty list of SLOs")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SloCatalog:
+        seen: set[str] = set()
+        for slo in self.slos:
+            if slo.name in seen:
+                raise FieldProblem("name", "duplicate SLO name", slo=slo.name)
+            seen.add(slo.name)
+        return self
 
     def get(self, name: str) -> Slo:
         for slo in self.slos:
@@ -117,93 +239,51 @@ def _load(path: str, _mtime_ns: int, _size: int) -> SloCatalog:
 
 def parse_catalog(document: Any, source: str) -> SloCatalog:
     """Validate a parsed YAML document; `source` names the file in errors."""
-    if not isinstance(document, dict) or set(document) != {"slos"}:
+    if not isinstance(document, dict) or set(document) - {"version"} != {"slos"}:
         found = sorted(document) if isinstance(document, dict) else type(document).__name__
-        raise SloConfigError(f"{source}: expected a mapping with the single key 'slos', got {found}")
-    entries = document["slos"]
-    if not isinstance(entries, list) or not entries:
-        raise SloConfigError(f"{source}: field slos: expected a non-empty list of SLOs")
-    slos: list[Slo] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(entries):
-        slo = _parse_slo(entry, source, index)
-        if slo.name in seen:
-            raise SloConfigError(f"{source}: SLO {slo.name!r}, field name: duplicate SLO name")
-        seen.add(slo.name)
-        slos.append(slo)
-    return SloCatalog(tuple(slos))
+        raise SloConfigError(
+            f"{source}: expected a mapping with the single key 'slos' (and optionally 'version'), got {found}"
+        )
+    try:
+        return SloCatalog(**document)
+    except ValidationError as exc:
+        raise SloConfigError(_describe(exc, document, source)) from None
 
 
-def _fail(source: str, slo: str, field: str, problem: str) -> SloConfigError:
-    return SloConfigError(f"{source}: SLO {slo!r}, field {field}: {problem}")
+#: Which problem to report first when several are found (as a reader fixes them).
+_PRIORITY = {"unexpected_keyword_argument": 0, "missing": 1, "missing_keyword_argument": 1}
+_FIELDS = {Sli: ("comparator", "metric", "name", "target"),
+           Slo: ("description", "min_sample_size", "name", "runbook_url", "slis")}
 
 
-def _parse_slo(entry: Any, source: str, index: int) -> Slo:
-    label = f"slos[{index}]"
-    if not isinstance(entry, dict):
-        raise _fail(source, label, label, f"expected a mapping, got {type(entry).__name__}")
-    if isinstance(entry.get("name"), str) and entry["name"]:
-        label = entry["name"]
-    unknown = sorted(set(map(str, entry)) - _SLO_KEYS)
-    if unknown:
-        raise _fail(source, label, unknown[0], f"unknown key; allowed: {', '.join(sorted(_SLO_KEYS))}")
-    for key in _SLO_REQUIRED:
-        if entry.get(key) is None:
-            raise _fail(source, label, key, "missing")
-    name = entry["name"]
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise _fail(source, label, "name", "must be a lowercase identifier (a-z, 0-9, _; starts with a letter)")
-    description = entry["description"]
-    if not isinstance(description, str) or not description.strip():
-        raise _fail(source, name, "description", "must be a non-empty string")
-    min_sample = entry.get("min_sample_size", DEFAULT_MIN_SAMPLE_SIZE)
-    if isinstance(min_sample, bool) or not isinstance(min_sample, int) or min_sample < 1:
-        raise _fail(source, name, "min_sample_size", f"must be an integer >= 1, got {min_sample!r}")
-    runbook = entry.get("runbook_url")
-    if runbook is not None and (not isinstance(runbook, str) or not re.match(r"^https?://\S+$", runbook)):
-        raise _fail(source, name, "runbook_url", f"must be an http(s) URL, got {runbook!r}")
-    raw_slis = entry["slis"]
-    if not isinstance(raw_slis, list) or not raw_slis:
-        raise _fail(source, name, "slis", "expected a non-empty list of SLIs")
-    slis: list[Sli] = []
-    for i, raw in enumerate(raw_slis):
-        sli = _parse_sli(raw, source, name, f"slis[{i}]")
-        if any(s.name == sli.name for s in slis):
-            raise _fail(source, name, f"slis[{i}].name", f"duplicate SLI {sli.name!r}")
-        slis.append(sli)
-    return Slo(name, description.strip(), tuple(slis), min_sample, runbook)
-
-
-def _parse_sli(raw: Any, source: str, slo: str, where: str) -> Sli:
-    if not isinstance(raw, dict):
-        raise _fail(source, slo, where, f"expected a mapping, got {type(raw).__name__}")
-    unknown = sorted(set(map(str, raw)) - _SLI_KEYS)
-    if unknown:
-        raise _fail(source, slo, f"{where}.{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(_SLI_KEYS))}")
-    for key in ("name", "metric", "comparator", "target"):
-        if raw.get(key) is None:
-            raise _fail(source, slo, f"{where}.{key}", "missing")
-    name = raw["name"]
-    if name not in SLI_KINDS:
-        raise _fail(source, slo, f"{where}.name", f"unknown SLI {name!r}; expected one of {', '.join(SLI_KINDS)}")
-    metric = raw["metric"]
-    if not isinstance(metric, str) or metric not in METRICS_BY_NAME:
-        raise _fail(source, slo, f"{where}.metric",
-                    f"unknown metric {metric!r}; see telemetry_pipeline/core/kpis/catalog.py")
-    comparator = raw["comparator"]
-    if comparator not in COMPARATORS:
-        raise _fail(source, slo, f"{where}.comparator", f"must be '>=' or '<', got {comparator!r}")
-    required = SLI_KINDS[name]
-    if required is not None and comparator != required:
-        raise _fail(source, slo, f"{where}.comparator", f"an {name} SLI must use {required!r}")
-    target = raw["target"]
-    if isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target):
-        raise _fail(source, slo, f"{where}.target", f"must be a finite number, got {target!r}")
-    if name in RATIO_SLIS:
-        if METRICS_BY_NAME[metric].unit != "percent":
-            raise _fail(source, slo, f"{where}.metric", f"an {name} SLI needs a percentage metric")
-        if not 0 < target < 100:
-            raise _fail(source, slo, f"{where}.target", f"an {name} target is a percentage in (0, 100)")
-    elif target < 0:
-        raise _fail(source, slo, f"{where}.target", "must be >= 0")
-    return Sli(name, metric, comparator, float(target))
+def _describe(exc: ValidationError, document: dict[str, Any], source: str) -> str:
+    """The first problem of a validation error, as '<file>: SLO <name>, field <path>: <problem>'."""
+    error = sorted(exc.errors(), key=lambda e: _PRIORITY.get(e["type"], 2))[0]
+    loc = list(error["loc"])
+    problem = error["ctx"].get("error") if error["type"] == "value_error" else None
+    if loc[:1] != ["slos"] or len(loc) < 2:
+        if isinstance(problem, FieldProblem) and problem.slo:
+            return f"{source}: SLO {problem.slo!r}, field {problem.field}: {problem.problem}"
+        field = ".".join(map(str, loc)) or "slos"
+        return f"{source}: field {field}: {problem or error['msg']}"
+    index, rest = loc[1], loc[2:]
+    entries = document.get("slos") or []
+    entry = entries[index] if isinstance(index, int) and index < len(entries) else None
+    slo = entry["name"] if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"] \
+        else f"slos[{index}]"
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest).lstrip(".")
+    if isinstance(problem, FieldProblem):
+        path = f"{path}.{problem.field}" if path else problem.field
+        text = problem.problem
+    elif problem is not None:
+        text = str(problem)
+    elif error["type"] in ("missing", "missing_keyword_argument"):
+        text = "missing"
+    elif error["type"] == "unexpected_keyword_argument":
+        model = Sli if "slis" in rest else Slo
+        text = f"unknown key; allowed: {', '.join(_FIELDS[model])}"
+    elif error["type"] in ("dataclass_type", "dataclass_args_type", "model_type", "dict_type"):
+        text = f"expected a mapping, got {type(error['input']).__name__}"
+    else:
+        text = error["msg"]
+    return f"{source}: SLO {slo!r}, field {path or f'slos[{index}]'}: {text}"
