@@ -12,39 +12,59 @@ Only constants of ours are spliced in; nothing comes from input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
 
+import yaml
 from psycopg import sql
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-#: Rolling error-budget window of the daily rows (the day itself and the 29 before it).
-BUDGET_WINDOW = timedelta(days=30)
+BURN_WINDOWS_FILE = Path(__file__).with_name("burn_windows.yaml")
+#: The windows slo_status has columns for (sql/0020_slo_burn_rates.sql).
+TABLE_WINDOWS = ("1h", "6h", "3d")
+_SPAN = re.compile(r"^([1-9][0-9]*)([hd])$")
 
 
-@dataclass(frozen=True)
-class BurnWindow:
+def parse_span(label: str) -> timedelta:
+    """'1h' -> 1 hour, '3d' -> 3 days."""
+    match = _SPAN.match(label)
+    if not match:
+        raise ValueError(f"{label!r} is not a span like 1h or 30d")
+    n = int(match.group(1))
+    return timedelta(hours=n) if match.group(2) == "h" else timedelta(days=n)
+
+
+class BurnWindow(BaseModel):
     """A trailing window of hourly rows: `label` names its slo_status column (burn_rate_<label>)."""
 
+    model_config = ConfigDict(frozen=True)
+
     label: str
-    span: timedelta
+
+    @property
+    def span(self) -> timedelta:
+        return parse_span(self.label)
+
+    @property
+    def rate_column(self) -> str:
+        return f"burn_rate_{self.label}"
+
+    @property
+    def sample_key(self) -> str:
+        return f"sample_{self.label}"
 
 
-#: Google SRE Workbook windows adapted to hourly data (there is no 5-minute window: an hour is
-#: the shortest period we have), longest last.
-BURN_WINDOWS: tuple[BurnWindow, ...] = (
-    BurnWindow("1h", timedelta(hours=1)),
-    BurnWindow("6h", timedelta(hours=6)),
-    BurnWindow("3d", timedelta(days=3)),
-)
-
-
-@dataclass(frozen=True)
-class BurnRule:
+class BurnRule(BaseModel):
     """Fire `alert` when every window in `windows` burns at least `threshold` times the budget."""
 
-    alert: str  # 'page' | 'ticket'
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alert: Literal["page", "ticket"]
     windows: tuple[str, ...]
     threshold: float
+    description: str
 
     @property
     def label(self) -> str:
@@ -52,13 +72,54 @@ class BurnRule:
         return f"{'&'.join(self.windows)}>={self.threshold:g}"
 
 
-#: In order of precedence: the first rule that fires is the row's burn_alert / burn_alert_windows.
-#: 14.4x over 1 h spends 2% of a 30-day budget; 6x over 6 h spends 5%; 1x over 3 days spends 10%.
-BURN_RULES: tuple[BurnRule, ...] = (
-    BurnRule("page", ("1h",), 14.4),
-    BurnRule("page", ("6h", "1h"), 6.0),
-    BurnRule("ticket", ("3d", "6h"), 1.0),
+class BurnPolicy(BaseModel):
+    """burn_windows.yaml: the budget window, the burn windows and the alert rules."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1]
+    budget_window: str
+    windows: tuple[str, ...]
+    rules: tuple[BurnRule, ...]
+
+    @field_validator("budget_window", "windows")
+    @classmethod
+    def _spans(cls, value: Any) -> Any:
+        for label in (value,) if isinstance(value, str) else value:
+            parse_span(label)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BurnPolicy:
+        if unknown := set(self.windows) - set(TABLE_WINDOWS):
+            raise ValueError(f"windows {sorted(unknown)} have no slo_status columns (only {TABLE_WINDOWS})")
+        if len(set(self.windows)) != len(self.windows):
+            raise ValueError("windows must be unique")
+        for rule in self.rules:
+            if missing := set(rule.windows) - set(self.windows):
+                raise ValueError(f"rule {rule.label}: unknown windows {sorted(missing)}")
+        return self
+
+
+def load_policy(path: Path = BURN_WINDOWS_FILE) -> BurnPolicy:
+    """Read and validate a burn-window file; errors name the file and the field."""
+    try:
+        return BurnPolicy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "file"
+        raise ValueError(f"{path}: field {where}: {first['msg']}") from None
+
+
+POLICY = load_policy()
+#: Rolling error-budget window of the daily rows (the day itself and the 29 before it).
+BUDGET_WINDOW = parse_span(POLICY.budget_window)
+#: The burn windows, longest last.
+BURN_WINDOWS: tuple[BurnWindow, ...] = tuple(
+    sorted((BurnWindow(label=w) for w in POLICY.windows), key=lambda w: w.span)
 )
+#: In order of precedence: the first rule that fires is the row's burn_alert / burn_alert_windows.
+BURN_RULES: tuple[BurnRule, ...] = POLICY.rules
 
 #: How far before a window the evaluation must read, per granularity, so a one-partition run
 #: computes the same rolling numbers as a backfill over many.
@@ -100,8 +161,8 @@ def burn_window_columns() -> dict[str, sql.Composable]:
     columns: dict[str, sql.Composable] = {}
     for window in BURN_WINDOWS:
         bad, rows = _window_sums(window.span - timedelta(hours=1))
-        columns[f"burn_rate_{window.label}"] = sql.SQL("({}) / nullif(({}) * allowed, 0)").format(bad, rows)
-        columns[f"sample_{window.label}"] = rows
+        columns[window.rate_column] = sql.SQL("({}) / nullif(({}) * allowed, 0)").format(bad, rows)
+        columns[window.sample_key] = rows
     return columns
 
 

@@ -56,10 +56,9 @@ def _granularity_columns(granularity: str) -> dict[str, sql.Composable]:
     return columns
 
 
-_ROLLING = (
-    "error_budget_remaining", "budget_window_sample", "burn_rate",
-    "burn_rate_1h", "burn_rate_6h", "burn_rate_3d", "sample_1h", "sample_6h", "sample_3d",
-)
+_RATE_COLUMNS = tuple(w.rate_column for w in budgets.BURN_WINDOWS)
+_SAMPLE_KEYS = tuple(w.sample_key for w in budgets.BURN_WINDOWS)
+_ROLLING = ("error_budget_remaining", "budget_window_sample", "burn_rate", *_RATE_COLUMNS, *_SAMPLE_KEYS)
 
 
 def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dict[str, Any]]:
@@ -103,18 +102,17 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
         )
         insert into public.slo_status (
           slo_name, sli, metric_name, aggregation_period, period_start, period_end, value, target,
-          comparator, met, sample_size, error_budget_remaining, burn_rate, burn_rate_1h, burn_rate_6h,
-          burn_rate_3d, burn_alert, burn_alert_windows, metadata, evaluated_at
+          comparator, met, sample_size, error_budget_remaining, burn_rate, {rate_columns},
+          burn_alert, burn_alert_windows, metadata, evaluated_at
         )
         select slo_name, sli, metric_name, %(granularity)s, period_start, period_end, value, target,
                comparator,
                case comparator when '>=' then value >= target else value < target end,
-               sample_size, error_budget_remaining, burn_rate, burn_rate_1h, burn_rate_6h, burn_rate_3d,
+               sample_size, error_budget_remaining, burn_rate, {rate_columns},
                burn_alert, burn_alert_windows,
                jsonb_strip_nulls(jsonb_build_object(
                  'unit', unit, 'min_sample_size', min_sample_size,
-                 'budget_window_sample', budget_window_sample,
-                 'sample_1h', sample_1h, 'sample_6h', sample_6h, 'sample_3d', sample_3d)),
+                 'budget_window_sample', budget_window_sample, {samples})),
                now()
         from evaluated
         """
@@ -124,6 +122,8 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
         rolling=rolling,
         alert=alert,
         alert_windows=alert_windows,
+        rate_columns=sql.SQL(", ").join(map(sql.Identifier, _RATE_COLUMNS)),
+        samples=sql.SQL(", ").join(sql.SQL("{}, {}").format(sql.Literal(k), sql.Identifier(k)) for k in _SAMPLE_KEYS),
     )
     return statement, params
 
