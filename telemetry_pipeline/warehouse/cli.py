@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from telemetry_pipeline import settings
-from telemetry_pipeline.warehouse.migrate import migrate
+from telemetry_pipeline.warehouse.migrate import MigrationError, migrate
 from telemetry_pipeline.warehouse.resource import WarehouseResource
 
 
@@ -20,8 +20,14 @@ def db() -> None:
 
 @db.command("migrate")
 def migrate_cmd() -> None:
-    """Apply sql/*.sql in order; already-applied versions are skipped."""
-    applied = migrate(_warehouse().url())
+    """Apply sql/*.sql in order; already-applied versions are skipped.
+
+    Stops (exit 1, file named) when a migration fails or an applied file changed since.
+    """
+    try:
+        applied = migrate(_warehouse().url())
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
     if applied:
         for name in applied:
             click.echo(f"applied {name}")
