@@ -78,6 +78,22 @@ def _plotly_bundle() -> tuple[bytes, bytes]:
     return raw, gzip.compress(raw, compresslevel=6)
 
 
+#: What `embed_json` replaces: each character that could end the <script> element, open an HTML
+#: comment or character reference inside it, or end a JavaScript line in older parsers.
+_EMBED_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def embed_json(value: Any) -> str:
+    """`value` as JSON safe inside an HTML <script> element; the one way the page embeds data.
+
+    Escaping only `</` is not enough: `<!--` followed by `<script` inside a script element puts
+    the HTML parser into its "double escaped" state, where the real `</script>` no longer ends
+    the element and the page never runs. As \\u escapes the characters mean the same to
+    JSON.parse, and no text from slos.yaml can change how the HTML around them parses.
+    """
+    return json.dumps(value).translate(_EMBED_ESCAPES)
+
+
 def _catalog_json(catalog: SloCatalog) -> dict[str, Any]:
     """What the page needs to build its controls: metrics, groups, SLOs, ranges, defaults."""
     return {
@@ -171,10 +187,17 @@ def create_app(
 
     def index(request: Request) -> Response:
         catalog = load_slos()
+        bootstrap = _catalog_json(catalog)
+        status = 200
+        try:
+            view_of(request)
+        except ParamError as exc:
+            # The page still loads (its script shows the API's answer in the error box), but a
+            # bad link is a 400 naming the parameter, as on the API.
+            status = 400
+            bootstrap["error"] = {"param": exc.param, "message": exc.message}
         return templates.TemplateResponse(
-            request,
-            "index.html",
-            {"bootstrap": json.dumps(_catalog_json(catalog)).replace("</", "<\\/")},
+            request, "index.html", {"bootstrap": embed_json(bootstrap)}, status_code=status
         )
 
     def plotly_js(request: Request) -> Response:
