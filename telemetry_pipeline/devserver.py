@@ -4,15 +4,26 @@
 telemetry when the warehouse is empty, materialise what of those 90 days is not materialised yet
 (all of it on the first start, the gap after downtime; single-run backfills), then run `dagster dev` on 127.0.0.1:3000 with the project's
 dagster.yaml (runs, events and schedules in PostgreSQL) and the KPI dashboard beside it.
+
+The two long-running children are supervised (`supervise`): each runs in its own process group,
+SIGTERM, SIGINT or SIGHUP of `dev` (or of `make run`, which passes SIGTERM on) stops both groups
+with everything they started (Dagster's webserver, daemon and code servers), and one child
+exiting stops the other. Before anything starts, both ports are checked: a second `dev` beside a
+running one says which port is taken and exits 1 instead of running half a stack.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +38,11 @@ from telemetry_pipeline.warehouse.migrate import migrate
 from telemetry_pipeline.warehouse.resource import WarehouseResource, libpq_url
 
 DAGSTER_PG_URL_ENV = "DAGSTER_PG_URL"
-
+DASHBOARD_PORT = 3001
+#: Signals that stop `dev` and its children.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: How long a child's process group gets after SIGTERM before it is killed.
+STOP_TIMEOUT_S = 20.0
 
 
 def dagster_home() -> Path:
@@ -149,9 +164,122 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
     return ranges
 
 
+@dataclass(frozen=True)
+class Child:
+    """A long-running process of the stack and the port it must be able to listen on."""
+
+    name: str
+    argv: list[str]
+    host: str
+    port: int
+
+
+def check_ports(children: Sequence[Child]) -> None:
+    """Refuse to start when a port is taken (most often by a `dev` still running), naming it."""
+    for child in children:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # As the servers bind: SO_REUSEADDR ignores TIME_WAIT leftovers, not a listener.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((child.host, child.port))
+            except OSError as exc:
+                raise click.ClickException(
+                    f"port {child.port} on {child.host} (for {child.name}) is not free: {exc.strerror}; "
+                    "is another `telemetry-pipeline dev` running? Stop it (or pick another port) first"
+                ) from None
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether process group `pgid` still has a live (non-zombie) member."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: a zombie counts as alive, the SIGKILL fallback still applies
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def stop_groups(procs: Sequence[subprocess.Popen], timeout: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM every child's process group, wait (bounded) until they are empty, SIGKILL the rest."""
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    # Members the leaders left behind (a daemon's workers, say) get until the same deadline.
+    while any(_group_alive(p.pid) for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)  # nothing to block on for processes that are not our children
+    for proc in procs:
+        if _group_alive(proc.pid):
+            click.echo(f"{proc.args[0]}: process group {proc.pid} ignored SIGTERM; killing it", err=True)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.poll()
+
+
+def supervise(children: Sequence[Child], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    """Run `children` until one exits or a stop signal arrives; stop them all; the exit status.
+
+    Each child leads its own process group, so stopping it reaches what it started. The loop
+    blocks on a pipe the signal handlers write to (signal.set_wakeup_fd): no polling, and no
+    window between checking the children and waiting in which a signal could be missed.
+    Returns 128 + the signal's number when stopped by a signal (as a shell reports it), 1 when
+    a child exited on its own.
+    """
+    check_ports(children)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    handlers = {sig: signal.getsignal(sig) for sig in (*STOP_SIGNALS, signal.SIGCHLD)}
+    for sig in handlers:
+        signal.signal(sig, lambda *_: None)  # the wakeup fd does the work
+    old_wakeup = signal.set_wakeup_fd(write_fd)
+    procs: list[subprocess.Popen] = []
+    try:
+        for child in children:
+            procs.append(subprocess.Popen(child.argv, env=env, cwd=cwd, start_new_session=True))
+            click.echo(f"started {child.name} (pid {procs[-1].pid}) on http://{child.host}:{child.port}")
+        while True:
+            exited = [(c, p.returncode) for c, p in zip(children, procs, strict=True) if p.poll() is not None]
+            if exited:
+                name, code = exited[0][0].name, exited[0][1]
+                click.echo(f"{name} exited with status {code}; stopping the rest", err=True)
+                return 1
+            select.select([read_fd], [], [])
+            received = {s for s in os.read(read_fd, 64) if s in STOP_SIGNALS}
+            if received:
+                sig = signal.Signals(min(received))
+                click.echo(f"{sig.name}: stopping {', '.join(c.name for c in children)}", err=True)
+                return 128 + sig
+    finally:
+        stop_groups(procs)
+        signal.set_wakeup_fd(old_wakeup)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        os.close(read_fd)
+        os.close(write_fd)
+
+
 @click.command("dev")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the Dagster UI.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--dashboard-port", default=DASHBOARD_PORT, show_default=True, help="Port of the KPI dashboard.")
 @click.option(
     "--days", default=90, show_default=True,
     help="Days of demo telemetry on first start, and the window kept materialised.",
@@ -162,27 +290,33 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
     help="Seed demo telemetry into an empty warehouse [default: only the embedded one].",
 )
 @click.option("--no-bootstrap", is_flag=True, help="Skip demo seeding and the catch-up backfill.")
-def dev(host: str, port: int, days: int, seed: int, demo: bool | None, no_bootstrap: bool) -> None:
-    """Start everything: warehouse, demo data on first run, Dagster UI and daemon, dashboard."""
+def dev(
+    host: str, port: int, dashboard_port: int, days: int, seed: int, demo: bool | None, no_bootstrap: bool
+) -> None:
+    """Start everything: warehouse, demo data on first run, Dagster UI and daemon, dashboard.
+
+    SIGTERM or Ctrl-C stops every process it started. Exits 1 without starting anything when a
+    port is taken.
+    """
+    from telemetry_pipeline.dashboard.server import DEFAULT_HOST as DASHBOARD_HOST
+
+    children = [
+        Child(
+            "dagster dev", [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port),
+                            "-w", str(settings.PROJECT_ROOT / "workspace.yaml")],
+            host, port,
+        ),
+        Child(
+            "dashboard",
+            [sys.executable, "-m", "telemetry_pipeline.cli", "dashboard", "--port", str(dashboard_port)],
+            DASHBOARD_HOST, dashboard_port,
+        ),
+    ]
+    check_ports(children)  # before the bootstrap: a second `dev` must not backfill either
     if not no_bootstrap:
         bootstrap(days, seed, demo)
-    env = dagster_environment()
-    children: list[subprocess.Popen] = []
-    from telemetry_pipeline.dashboard import cli as dashboard_cli
-
-    if getattr(dashboard_cli, "COMMANDS", None):
-        children.append(
-            subprocess.Popen([sys.executable, "-m", "telemetry_pipeline.cli", "dashboard"], env=env)
-        )
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port), "-w",
-             str(settings.PROJECT_ROOT / "workspace.yaml")],
-            env=env, cwd=settings.PROJECT_ROOT, check=False,
-        )
-    finally:
-        for child in children:
-            child.terminate()
+    status = supervise(children, env=dagster_environment(), cwd=settings.PROJECT_ROOT)
+    sys.exit(status)
 
 
 @click.command("env")
