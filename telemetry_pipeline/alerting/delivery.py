@@ -112,7 +112,7 @@ class DeliveryReport:
     def summary(self) -> str:
         parts = [f"{n} sent on {c}" for c, n in self.sent.items() if n]
         parts += [f"{c} failing ({reason})" for c, reason in self.failed.items()]
-        parts.append(f"{sum(self.sent.values())} sent, {self.retrying} retrying, {self.dead} dead")
+        parts.append(f"deliveries: {sum(self.sent.values())} sent, {self.retrying} retrying, {self.dead} dead")
         parts.append(f"{self.pending_left} pending")
         return ", ".join(parts)
 
@@ -233,6 +233,9 @@ def _deliver_one(
                     broken, now, log, report)
             continue
         report.sent[name] = report.sent.get(name, 0) + 1
+        retried = [a for a, r in alert.email_recipients.items() if (r or {}).get("state") != "sent"]
+        if name == "email" and retried:  # the recipients refused before took it this time
+            outbox.record_recipients(conn, alert, retried, {}, now())
         if outbox.mark_channel_sent(conn, alert, name, reference, now()):
             report.completed += 1
 
