@@ -52,14 +52,24 @@ class EmailAlertResource(ConfigurableResource):
         return ", ".join(formataddr(pair) for pair in parse_recipients(self.recipients))
 
     def is_configured(self) -> bool:
-        return bool(self.host and self.sender and self.recipient_list())
+        return bool(self.host and self.sender and self._recipients_or_error()[0])
 
     def not_configured_reason(self) -> str:
+        recipients, error = self._recipients_or_error()
+        if error:  # changed to garbage while running: email is off, Slack goes on
+            return f"email alerts are off: {error}"
         missing = [
             n for n, v in ((env.SMTP_HOST, self.host), (env.SMTP_FROM, self.sender),
-                           (env.ALERT_EMAIL_TO, self.recipient_list())) if not v
+                           (env.ALERT_EMAIL_TO, recipients)) if not v
         ]
         return f"email alerts are off: {' and '.join(missing)} not set"
+
+    def _recipients_or_error(self) -> tuple[list[str], str | None]:
+        """The recipients, or none and why: a bad list must not stop the other channel's pass."""
+        try:
+            return self.recipient_list(), None
+        except ValueError as exc:
+            return [], str(exc)
 
     def build(self, message: Message) -> EmailMessage:
         """The email of one rendered alert (text and HTML alternatives)."""

@@ -108,3 +108,13 @@ def test_an_unparsable_list_stops_start_up_naming_the_variable(monkeypatch, raw)
     monkeypatch.setenv("ALERT_EMAIL_TO", raw)
     with pytest.raises(ValueError, match=r"^ALERT_EMAIL_TO"):
         email_from_env()
+
+
+def test_a_list_broken_while_running_turns_email_off_and_slack_goes_on(sensor, db, smtp, slack_api, capfd):
+    record_violations(db, sensor.instance, 1)
+    _mail_to(sensor, smtp, "oncall@example.org, garbage <<")
+    capfd.readouterr()
+    sensor.tick()
+    assert len(slack_api.messages) == 1 and smtp.mails == []
+    assert outbox_rows(db)[0]["email_state"] == "skipped"
+    assert "email alerts are off: ALERT_EMAIL_TO: 'garbage' is not an email address" in capfd.readouterr().err
