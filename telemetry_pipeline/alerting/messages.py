@@ -74,13 +74,15 @@ def clean_text(text: object) -> str:
     encoded as UTF-8 at all: both would make the message impossible to send.
     """
     raw = str(text)
+    if raw.isprintable():  # the common case: no control character, no surrogate
+        return raw
     valid = raw.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return _CONTROL.sub(" ", valid)
 
 
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units: an emoji outside the BMP counts 2, as in JavaScript."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def fit(escaped: str, limit: int) -> str:
@@ -89,14 +91,12 @@ def fit(escaped: str, limit: int) -> str:
     The cut never splits a character or an entity (`&amp;`, `&lt;`, `&gt;`: in escaped text
     every '&' starts one), and drops a dangling zero-width joiner or variation selector.
     """
-    if utf16_len(escaped) <= limit:
+    if len(escaped) <= limit // 2 or utf16_len(escaped) <= limit:
         return escaped
-    budget, used, cut = limit - len(ELLIPSIS), 0, 0
-    for index, ch in enumerate(escaped):
-        width = 2 if ord(ch) > 0xFFFF else 1
-        if used + width > budget:
-            break
-        used, cut = used + width, index + 1
+    budget = limit - len(ELLIPSIS)
+    cut = budget  # code points; each is 1 or 2 units, so this is never too short, maybe too long
+    while (excess := utf16_len(escaped[:cut]) - budget) > 0:
+        cut -= (excess + 1) // 2  # an excess of n units is at least ceil(n/2) code points
     head = escaped[:cut]
     amp = head.rfind("&")
     if amp != -1 and ";" not in head[amp:]:
