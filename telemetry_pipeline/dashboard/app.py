@@ -34,6 +34,7 @@ from starlette.templating import Jinja2Templates
 
 from telemetry_pipeline import settings
 from telemetry_pipeline.dashboard import queries
+from telemetry_pipeline.dashboard.dead_alerts import dead_alerts
 from telemetry_pipeline.dashboard.params import (
     DEFAULT_MAX_POINTS,
     DEFAULT_RANGE,
@@ -242,6 +243,7 @@ def create_app(
             Route("/api/kpis", kpis),
             Route("/api/slo-status", api(queries.slo_status)),
             Route("/api/violations", api(queries.violations)),
+            Route("/api/dead-alerts", api(dead_alerts)),
             Route("/healthz", healthz),
             Route("/static/plotly.min.js", plotly_js),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
