@@ -59,6 +59,8 @@ def test_bootstrap_materialises_the_window_once_and_seeds_nothing_external(wareh
             "day": f"{first_day}",
             "week": f"{first_day - timedelta(days=first_day.weekday())}",
         }
+        # The window starts at 00:00 UTC of its first day: that day's first hour is materialised too.
+        assert f"{datetime.now(UTC) - timedelta(days=1):%Y-%m-%d}-00:00" in _materialized(env, monkeypatch)
         # slsa_audit_metrics was observed at start-up: a data version for the audit's hour.
         assert _observed_versions(env, monkeypatch) == {partition_key_for(audit_hour, "hour"): "1"}
     finally:
@@ -98,3 +100,11 @@ def test_dagster_yaml_is_valid_and_switches_the_onboarding_modal_off(tmp_path, m
     config, _ = dagster_instance_config(str(tmp_path))
     assert config["nux"] == {"enabled": False}
     assert config["telemetry"] == {"enabled": False}
+
+
+def _materialized(env: dict[str, str], monkeypatch) -> set[str]:
+    """The hourly partitions of slo_status_hourly materialised in the instance `env` points at."""
+    for name in ("DAGSTER_HOME", devserver.DAGSTER_PG_URL_ENV):
+        monkeypatch.setenv(name, env[name])
+    with DagsterInstance.get() as instance:
+        return set(instance.get_materialized_partitions(AssetKey("slo_status_hourly")))
