@@ -5,6 +5,7 @@ partitions, so each tick runs exactly the period that just closed:
   hourly  at HH:05 UTC         the previous hour   (raw_events, kpi_aggregations_hourly, slo_status_hourly)
   daily   at 00:10 UTC         the previous day    (kpi_aggregations_daily, slo_status_daily)
   weekly  Monday 00:20 UTC     the previous week   (kpi_aggregations_weekly, slo_status_weekly)
+plus `slsa_audit_observation_schedule` (HH:03 UTC, audits/assets.py) observing the audit table.
 The few minutes of delay let in-flight events of the closing period land first; events that
 arrive later still are picked up by the late-data sensor (events/late_data.py).
 """
@@ -44,7 +45,10 @@ def schedule_lag(granularity: str) -> timedelta:
 
 
 def build_jobs_and_schedules() -> tuple[list, list]:
-    """The three partitioned jobs (JOB_ASSETS) and their schedules (SCHEDULE_TIMES)."""
+    """The three partitioned jobs (JOB_ASSETS), their schedules (SCHEDULE_TIMES) and the audit
+    observation schedule (its job comes with it; the late-data sensor targets only the three jobs)."""
+    from telemetry_pipeline.audits.assets import observation_schedule
+
     jobs, schedules = [], []
     for granularity, keys in JOB_ASSETS.items():
         selection = list(keys)
@@ -62,4 +66,5 @@ def build_jobs_and_schedules() -> tuple[list, list]:
                 **SCHEDULE_TIMES[granularity],
             )
         )
+    schedules.append(observation_schedule)
     return jobs, schedules

@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -77,6 +77,29 @@ def dagster_environment() -> dict[str, str]:
     return env
 
 
+def first_data_day(url: str) -> date | None:
+    """The UTC day of the earliest event or audit in the warehouse (None when it holds neither)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select (least((select min(event_timestamp) from public.telemetry_events),"
+            " (select min(audited_at) from public.slsa_audit_metrics)) at time zone 'UTC')::date"
+        ).fetchone()[0]
+
+
+def pin_partitions_start(url: str) -> None:
+    """Unless TELEMETRY_PARTITIONS_START is set, start the partitions on the first day with data.
+
+    Exported through this process's environment to every Dagster process `dev` starts (and
+    printed by `env`), so the UI shows partitions only where telemetry exists: the demo's 90 days
+    show as fully materialised rather than as 88 % missing since the default 2025-01-01.
+    """
+    if os.environ.get(settings.PARTITIONS_START_ENV):
+        return
+    first = first_data_day(url)
+    if first is not None:
+        os.environ[settings.PARTITIONS_START_ENV] = first.isoformat()
+
+
 def _warehouse() -> WarehouseResource:
     return WarehouseResource(database_url=settings.database_url() or "")
 
@@ -88,20 +111,24 @@ def _count(url: str, table: str) -> int:
 
 def materialize_range(env: dict[str, str], keys: list[str], first: str, last: str) -> None:
     """One single-run backfill through the Dagster CLI (recorded in the instance, seen in the UI)."""
-    cmd = [
-        sys.executable, "-m", "dagster", "asset", "materialize",
-        "-m", "telemetry_pipeline.definitions",
-        "--select", ",".join(keys),
-        "--partition-range", f"{first}...{last}",
+    args = [
+        "asset", "materialize", "-m", "telemetry_pipeline.definitions",
+        "--select", ",".join(keys), "--partition-range", f"{first}...{last}",
     ]
-    log_path = settings.data_dir() / "logs" / f"bootstrap-{keys[0]}.log"
+    run_dagster_cli(env, args, keys[0], f"materialising {','.join(keys)} {first}...{last}")
+
+
+def run_dagster_cli(env: dict[str, str], args: list[str], log_name: str, what: str) -> None:
+    """`dagster <args>` against the project's instance, its output in .data/logs/bootstrap-<log_name>.log."""
+    log_path = settings.data_dir() / "logs" / f"bootstrap-{log_name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    click.echo(f"materialising {','.join(keys)} {first}...{last} (log: {log_path})")
+    click.echo(f"{what} (log: {log_path})")
     started = time.perf_counter()
     with log_path.open("w") as log:
-        proc = subprocess.run(cmd, env=env, cwd=settings.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.run([sys.executable, "-m", "dagster", *args], env=env, cwd=settings.PROJECT_ROOT,
+                              stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        raise click.ClickException(f"materialising {','.join(keys)} failed; see {log_path}")
+        raise click.ClickException(f"{what} failed; see {log_path}")
     click.echo(f"  done in {time.perf_counter() - started:.1f} s")
 
 
@@ -118,7 +145,6 @@ def bootstrap(days: int, seed: int, demo: bool | None = None) -> None:
     url = _warehouse().url()
     for name in migrate(url):
         click.echo(f"applied {name}")
-    env = dagster_environment()
     if demo is None:
         demo = not settings.database_url()
     if demo and _count(url, "telemetry_events") == 0:
@@ -126,8 +152,19 @@ def bootstrap(days: int, seed: int, demo: bool | None = None) -> None:
 
         summary = seed_demo(url, days=days, seed=seed)
         click.echo(f"seeded demo telemetry: {summary}")
+    pin_partitions_start(url)
+    env = dagster_environment()
     for keys, first, last in missing_ranges(env, days):
         materialize_range(env, keys, first, last)
+    observe_audits(env)
+
+
+def observe_audits(env: dict[str, str]) -> None:
+    """Observe slsa_audit_metrics once, so the UI opens with it observed (its schedule is hourly)."""
+    from telemetry_pipeline.audits.assets import OBSERVATION_JOB_NAME
+
+    run_dagster_cli(env, ["job", "execute", "-m", "telemetry_pipeline.definitions", "-j", OBSERVATION_JOB_NAME],
+                    "observe-slsa_audit_metrics", "observing slsa_audit_metrics")
 
 
 def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str, str]]:
@@ -137,7 +174,9 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
     from telemetry_pipeline.partitions import partitions_for
 
     now = datetime.now(UTC)
-    since = now - timedelta(days=days)
+    # From the start of that UTC day: the demo's first day is the first partition (pin_partitions_start),
+    # so its hours before the first event are materialised (empty) too, not shown as missing.
+    since = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     ranges = []
     # dagster.yaml reads DAGSTER_PG_URL from the environment; set it for the load only.
     saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV)}
@@ -315,6 +354,7 @@ def dev(
     check_ports(children)  # before the bootstrap: a second `dev` must not backfill either
     if not no_bootstrap:
         bootstrap(days, seed, demo)
+    pin_partitions_start(_warehouse().url())
     status = supervise(children, env=dagster_environment(), cwd=settings.PROJECT_ROOT)
     sys.exit(status)
 
@@ -322,9 +362,11 @@ def dev(
 @click.command("env")
 def env_cmd() -> None:
     """Print `export` lines that point dagster CLI commands at the project's instance."""
+    pin_partitions_start(_warehouse().url())
     env = dagster_environment()
-    for name in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV, *DAGSTER_ENV_DEFAULTS):
-        click.echo(f"export {name}={env[name]!s}")
+    for name in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV, settings.PARTITIONS_START_ENV, *DAGSTER_ENV_DEFAULTS):
+        if name in env:
+            click.echo(f"export {name}={env[name]!s}")
 
 
 COMMANDS = [dev, env_cmd]

@@ -3,12 +3,23 @@
 The asset is an observable source: Dagster does not write it, it records data versions for the
 hours that recently changed (row count and latest created_at), so lineage shows where audit KPIs
 come from and a changed hour is visible as a new version.
+
+Nobody has to press "Observe": `slsa_audit_observation_schedule` (on by default) observes it every
+hour at HH:03, just before the hourly KPI run, and `telemetry-pipeline dev` observes it once at
+start-up, so the UI never shows "Never observed" while audits exist.
 """
 
 
 from datetime import timedelta
 
-from dagster import DataVersionsByPartition, observable_source_asset
+from dagster import (
+    AssetSelection,
+    DataVersionsByPartition,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    define_asset_job,
+    observable_source_asset,
+)
 from dagster._core.definitions.external_asset import create_external_asset_from_source_asset
 
 from telemetry_pipeline.assets_common import KINDS, OWNERS
@@ -52,4 +63,25 @@ def _observe_slsa_audit_metrics(warehouse: WarehouseResource) -> DataVersionsByP
 # it gets the same owners and kinds as every other asset of the project (Dagster is pinned).
 slsa_audit_metrics = create_external_asset_from_source_asset(_observe_slsa_audit_metrics).map_asset_specs(
     lambda spec: spec.replace_attributes(owners=OWNERS, kinds=KINDS)
+)
+
+OBSERVATION_JOB_NAME = "slsa_audit_observation_job"
+
+#: HH:03 UTC: two minutes before the hourly KPI schedule (cadence.SCHEDULE_TIMES), so the audits of
+#: the hour that just closed are versioned before its KPIs are computed from them.
+OBSERVATION_CRON = "3 * * * *"
+
+observation_job = define_asset_job(
+    OBSERVATION_JOB_NAME,
+    selection=AssetSelection.assets("slsa_audit_metrics"),
+    description="Observe slsa_audit_metrics: a data version per hour changed in the last 48 hours.",
+)
+
+observation_schedule = ScheduleDefinition(
+    name="slsa_audit_observation_schedule",
+    job=observation_job,
+    cron_schedule=OBSERVATION_CRON,
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Hourly observation of the audit observer's table (HH:03 UTC).",
 )
