@@ -149,10 +149,37 @@ def test_a_gzip_batch_is_accepted_and_a_gzip_bomb_refused(collector, warehouse):
     bomb = gzip.compress(b" " * (10 * 64 * 1024))  # 640 KiB of blanks in ~1 KiB
     assert len(bomb) < 64 * 1024
     assert request(collector, "/v1/events", bomb, headers)[0] == 413
-    assert request(collector, "/v1/events", b"not gzip", headers) == (400, {"error": "body is not valid gzip"})
+    assert request(collector, "/v1/events", b"not gzip", headers) == (
+        400, {"error": "body is not valid gzip (corrupt data)"}
+    )
     status, answer = request(collector, "/v1/events", body, {**headers, "Content-Encoding": "br"})
     assert status == 415 and "'br' is not supported" in answer["error"]
     assert query(warehouse.url(), "select count(*) from public.telemetry_events") == [(3,)]
+
+
+def test_every_gzip_member_is_stored_and_a_damaged_gzip_body_stores_nothing(collector, warehouse):
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Encoding": "gzip"}
+    first = gzip.compress(b"".join(orjson.dumps(event(n)) + b"\n" for n in range(2)))
+    second = gzip.compress(orjson.dumps(event(7)) + b"\n")
+    status, answer = request(collector, "/v1/events", first + second, headers)  # cat a.gz b.gz
+    assert (status, answer["accepted"], answer["rejected"]) == (202, 3, 0)
+    fresh = [gzip.compress(orjson.dumps(event(n)) + b"\n") for n in (20, 21)]
+    damaged = {
+        "truncated": fresh[0][:-5],
+        "truncated second member": fresh[0] + fresh[1][:-3],
+        "trailing garbage": fresh[0] + b"garbage",
+        "corrupt checksum": fresh[0][:-8] + bytes(8),
+        "corrupt header of a second member": fresh[0] + b"\x1f\x8b\x00junk",
+    }
+    answers = {name: request(collector, "/v1/events", body, headers) for name, body in damaged.items()}
+    assert {name: status for name, (status, _) in answers.items()} == dict.fromkeys(damaged, 400)
+    assert answers["truncated"][1] == {"error": "body is not valid gzip (truncated)"}
+    assert answers["trailing garbage"][1] == {
+        "error": "body is not valid gzip (trailing bytes after the last member)"
+    }
+    assert query(warehouse.url(), "select run_id from public.telemetry_events order by run_id") == [
+        (500,), (501,), (507,)
+    ]
 
 
 def test_an_empty_body_is_400(collector):
