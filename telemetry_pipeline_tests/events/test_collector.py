@@ -214,12 +214,12 @@ def test_a_completed_workflow_run_becomes_a_workflow_run_event(collector, wareho
     assert status == 202 and answer["accepted"] == 1
     [row] = query(
         warehouse.url(),
-        "select event_type, event_timestamp, run_id, tag, event_id, m_status, m_duration_ms, metadata->>'repository' "
-        "from public.telemetry_events",
+        "select event_type, event_timestamp, run_id, tag, event_id, m_status, m_duration_ms, metadata->>'repository',"
+        " metadata->>'delivery_id' from public.telemetry_events",
     )
     assert row == (
         "workflow.run", datetime(2025, 3, 4, 10, 7, 30, tzinfo=UTC), 987654321, "v1.2.3",
-        "72d3162e-cc78-11e3-81ab-4c9367dc0958", "success", 450_000.0, "acme/app",
+        "github:workflow_run:987654321:1", "success", 450_000.0, "acme/app", "72d3162e-cc78-11e3-81ab-4c9367dc0958",
     )
 
 
@@ -233,12 +233,34 @@ def test_a_redelivery_is_stored_once(collector, warehouse):
 
 @pytest.mark.parametrize(
     ("conclusion", "status"),
-    [("success", "success"), ("failure", "failure"), ("timed_out", "failure"), ("cancelled", "failure"),
+    [("success", "success"), ("failure", "failure"), ("timed_out", "error"), ("cancelled", "cancelled"),
      ("startup_failure", "error")],
 )
 def test_conclusions_map_to_statuses(collector, warehouse, conclusion, status):
-    deliver(collector, run_payload(conclusion), delivery=f"d-{conclusion}")
-    assert query(warehouse.url(), "select m_status from public.telemetry_events") == [(status,)]
+    for event_name, body in (("workflow_run", run_payload(conclusion)), ("workflow_job", job_payload(conclusion))):
+        assert deliver(collector, body, delivery=f"d-{event_name}-{conclusion}", event_name=event_name)[0] == 202
+    assert query(warehouse.url(), "select event_type, m_status from public.telemetry_events order by 1") == [
+        ("workflow.job", status), ("workflow.run", status)
+    ]
+
+
+def test_one_run_seen_by_a_repository_and_an_organisation_webhook_is_stored_once(collector, warehouse):
+    answers = [
+        deliver(collector, run_payload("failure"), delivery="repo-hook-guid")[1],
+        deliver(collector, run_payload("failure"), delivery="org-hook-guid")[1],
+        deliver(collector, job_payload("failure"), delivery="repo-job-guid", event_name="workflow_job")[1],
+        deliver(collector, job_payload("failure"), delivery="org-job-guid", event_name="workflow_job")[1],
+        deliver(collector, run_payload("success", run_attempt=2), delivery="re-run-guid")[1],  # a re-run
+    ]
+    assert [(a["accepted"], a["duplicates"]) for a in answers] == [(1, 0), (0, 1), (1, 0), (0, 1), (1, 0)]
+    assert query(
+        warehouse.url(),
+        "select event_id, m_status, metadata->>'delivery_id' from public.telemetry_events order by event_id",
+    ) == [
+        ("github:workflow_job:55:1", "failure", "repo-job-guid"),
+        ("github:workflow_run:987654321:1", "failure", "repo-hook-guid"),
+        ("github:workflow_run:987654321:2", "success", "re-run-guid"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -255,13 +277,17 @@ def test_deliveries_without_telemetry_are_acknowledged_and_ignored(collector, wa
     assert query(warehouse.url(), "select count(*) from public.telemetry_events") == [(0,)]
 
 
-def test_a_completed_workflow_job_becomes_a_workflow_job_event(collector, warehouse):
+def job_payload(conclusion: str = "failure", **changes) -> bytes:
     job = {
-        "id": 55, "run_id": 987654321, "name": "build", "workflow_name": "release", "head_branch": "main",
-        "conclusion": "failure", "started_at": "2025-03-04T10:01:00Z", "completed_at": "2025-03-04T10:01:02.500Z",
-        "runner_name": "ubuntu-1",
+        "id": 55, "run_id": 987654321, "run_attempt": 1, "name": "build", "workflow_name": "release",
+        "head_branch": "main", "conclusion": conclusion, "started_at": "2025-03-04T10:01:00Z",
+        "completed_at": "2025-03-04T10:01:02.500Z", "runner_name": "ubuntu-1", **changes,
     }
-    body = orjson.dumps({"action": "completed", "workflow_job": job})
+    return orjson.dumps({"action": "completed", "workflow_job": job})
+
+
+def test_a_completed_workflow_job_becomes_a_workflow_job_event(collector, warehouse):
+    body = job_payload()
     status, answer = deliver(collector, body, delivery="job-1", event_name="workflow_job")
     assert status == 202 and answer["accepted"] == 1
     assert query(
