@@ -155,8 +155,8 @@ def split_body(body: bytes, content_type: str) -> list[tuple[int, bytes]]:
     is_ndjson = content_type.split(";")[0].strip().lower() in _NDJSON_TYPES
     if not is_ndjson and b"\n" in body.strip():
         try:
-            orjson.loads(body)
-        except orjson.JSONDecodeError:
+            decode_json(body)  # the validator's reader: exact numbers orjson refuses are still one document
+        except InvalidEvent:
             is_ndjson = True
     if not is_ndjson:
         return [(1, body)]

@@ -182,6 +182,28 @@ def test_every_gzip_member_is_stored_and_a_damaged_gzip_body_stores_nothing(coll
     ]
 
 
+def test_hostile_numbers_are_quarantined_and_never_cost_the_good_events(collector, warehouse):
+    good = json.dumps(event(1, metadata={"status": "success", "big": 10**40})).encode()
+    lines = [
+        good,
+        json.dumps(event(2)).replace('"run_id": 502', '"run_id": 1e300000').encode(),
+        json.dumps(event(3)).replace('"run_id": 503', '"run_id": -9223372036854775809').encode(),
+        json.dumps(event(4)).replace('"duration_ms": 1004', '"duration_ms": 1004, "x": 1e200000').encode(),
+        orjson.dumps(event(5, run_id=9223372036854775807)),
+    ]
+    status, answer = post_events(collector, b"\n".join(lines))
+    assert (status, answer["accepted"], answer["rejected"]) == (202, 2, 3)
+    assert [r["reason"].split(":")[0] for r in answer["reasons"]] == ["bad_run_id", "bad_run_id", "bad_metadata"]
+    pretty = json.dumps(event(6), indent=2).replace('"run_id": 506', '"run_id": 1E+999999999').encode()
+    status, answer = post_events(collector, pretty, content_type="application/json")  # one document
+    assert (status, answer["rejected"], answer["reasons"][0]["line"]) == (202, 1, 1)
+    assert answer["reasons"][0]["reason"] == "bad_run_id: out of the 64-bit integer range"
+    assert request(collector, "/healthz", method="GET")[0] == 200
+    assert query(warehouse.url(), "select run_id, metadata->>'big' from public.telemetry_events order by 1") == [
+        (501, str(10**40)), (9223372036854775807, None)
+    ]
+
+
 def test_an_empty_body_is_400(collector):
     assert post_events(collector, b"  \n")[0] == 400
 
