@@ -251,7 +251,7 @@ def _integer(value: Any) -> int:
         number = _decimal_integer(value)
     elif kind is HugeNumber:
         raise InvalidEvent("bad_run_id", "out of the 64-bit integer range")
-    elif kind is str and _INTEGER_TEXT.match(value):
+    elif kind is str and len(value) <= _KPI_NUMBER_MAX_CHARS and _INTEGER_TEXT.match(value):
         number = int(value)
     else:
         raise InvalidEvent("bad_run_id", f"must be an integer, got {_json_type(value)}")
@@ -288,7 +288,8 @@ def _check_kpi_number(field: str, value: Any) -> None:
         number = Decimal(value) if kind is int else Decimal(repr(value))
     elif kind is Decimal:
         number = value
-    elif kind is str and _NUMERIC_TEXT.match(value) and len(value) <= _KPI_NUMBER_MAX_CHARS:
+    elif kind is str and len(value) <= _KPI_NUMBER_MAX_CHARS and _NUMERIC_TEXT.match(value):
+        # (length first: the pattern backtracks quadratically over a long run of digits)
         number = Decimal(value.strip())
     else:
         raise InvalidEvent("bad_metadata", f"{field} must be a number >= 0")

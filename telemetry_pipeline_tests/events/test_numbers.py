@@ -48,6 +48,7 @@ BAD_RUN_IDS = [
     "1e300000", "-1e300000", "1E+999999999", "1e99999999999999999999999", "-1e-99999999999999999999999",
     "1e19", "9.3e18", "1" + "0" * 10_000, "-" + "9" * 10_000, "1e-400", "0.5", "1.0000000000000000001",
     '"1e300000"', '"1e3"', "NaN", "Infinity", "-Infinity", "9223372036854775807.5",
+    '"' + "1" * 200_000 + '"', '" ' + " " * 200_000 + '1x"',
 ]
 
 
@@ -56,13 +57,13 @@ def test_run_ids_at_the_bigint_edges_are_exact(text: str, expected: int):
     assert parse_event(raw(run_id=text)).run_id == expected
 
 
-@pytest.mark.parametrize("text", BAD_RUN_IDS)
+@pytest.mark.parametrize("text", BAD_RUN_IDS, ids=lambda t: t[:24])
 def test_run_ids_beyond_bigint_or_not_integral_are_bad_run_id_in_bounded_time(text: str):
     started = time.perf_counter()
     code = code_of(raw(run_id=text))
     elapsed = time.perf_counter() - started
     assert code == ("bad_json" if text.lstrip("-") in ("NaN", "Infinity") else "bad_run_id")
-    assert elapsed < 0.05, f"{elapsed:.3f}s for run_id {text[:30]}"  # was seconds for 1e300000
+    assert elapsed < 0.5, f"{elapsed:.3f}s for run_id {text[:30]}"  # was seconds for 1e300000
 
 
 STORABLE = [
@@ -96,7 +97,7 @@ def test_unstorable_metadata_numbers_are_refused_before_postgresql_sees_them(tex
     started = time.perf_counter()
     with pytest.raises(InvalidEvent) as refused:
         parse_event(raw(metadata=f',"deep":{{"list":[1,{text}]}}'))
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.5
     assert refused.value.reason.startswith("bad_metadata: metadata.deep.list[1] is out of PostgreSQL's numeric range")
     with psycopg.connect(warehouse_url) as conn, pytest.raises(psycopg.DataError):  # the oracle agrees
         conn.execute("select %s::jsonb", (f'{{"x": {text}}}',))
@@ -106,15 +107,19 @@ def test_unstorable_metadata_numbers_are_refused_before_postgresql_sees_them(tex
     ("value", "code"),
     [
         ('"1e300000"', "bad_metadata"), ('"-1e300000"', "bad_metadata"), ('"1e301"', "bad_metadata"),
-        ('"' + "1" * 10_000 + '"', "bad_metadata"), ('"NaN"', "bad_metadata"), ('"Infinity"', "bad_metadata"),
+        ('"' + "1" * 10_000 + '"', "bad_metadata"), ('"' + "1" * 200_000 + 'x"', "bad_metadata"),
+        ('"NaN"', "bad_metadata"), ('"Infinity"', "bad_metadata"), ("1" + "0" * 200_000, "bad_metadata"),
         ("1e301", "bad_metadata"), ("1e300000", "bad_metadata"), ("1e70", "bad_metadata"),
         ("-0", None), ('"1e300"', None), ('" 12e3 "', None), ("1e60", None), ("12345.678", None),
         ("NaN", "bad_json"), ("-Infinity", "bad_json"),
     ],
+    ids=lambda v: str(v)[:24],
 )
 def test_kpi_numbers_are_refused_where_the_kpis_could_not_read_them(value: str, code: str | None, warehouse_url):
     line = raw(metadata=f',"duration_ms":{value}')
+    started = time.perf_counter()
     assert code_of(line) == code
+    assert time.perf_counter() - started < 0.5  # a long digit run once backtracked quadratically
     if code is None:  # the KPIs' own reader (sql/0001) sees a number, not NULL
         with psycopg.connect(warehouse_url) as conn:
             [(number,)] = conn.execute(
