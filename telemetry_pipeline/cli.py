@@ -42,6 +42,24 @@ class _LazyGroup(click.Group):
                 return command
         raise RuntimeError(f"{module} does not define the command {cmd_name!r}")
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a warehouse that cannot be reached is one line and exit 1, not a traceback."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            # psycopg is imported only if the command used it (emit never does).
+            psycopg = sys.modules.get("psycopg")
+            if psycopg is not None and isinstance(exc, psycopg.OperationalError) and _is_connect_error(exc):
+                from telemetry_pipeline.core.warehouse.unreachable import message
+
+                raise click.ClickException(message(exc)) from None
+            raise
+
+
+def _is_connect_error(exc: BaseException) -> bool:
+    """A failure to open a connection (not a query that failed on an open one)."""
+    return getattr(exc, "sqlstate", None) is None or str(getattr(exc, "sqlstate", "")).startswith("08")
+
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")

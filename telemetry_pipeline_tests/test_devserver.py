@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
+from dagster import AssetKey, DagsterEventType, DagsterInstance, EventRecordsFilter
 from psycopg.types.json import Jsonb
 
 from telemetry_pipeline.apps import devserver
-from telemetry_pipeline.core.granularity import period_start_of
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.granularity import partition_key_for, period_start_of
 from telemetry_pipeline.core.warehouse import scratch
 
 
 def test_bootstrap_materialises_the_window_once_and_seeds_nothing_external(warehouse, tmp_path, monkeypatch):
     monkeypatch.setenv("TELEMETRY_DATA_DIR", str(tmp_path))
     monkeypatch.delenv(devserver.DAGSTER_PG_URL_ENV, raising=False)
+    monkeypatch.setenv(settings.PARTITIONS_START_ENV, "")  # unset, and restored after the test
     hour = period_start_of(datetime.now(UTC), "hour") - timedelta(hours=3)
+    audit_hour = hour - timedelta(hours=1)
+    first_day = (hour - timedelta(days=3)).date()  # an old event: outside the 1-day window, first data
     with warehouse.connect() as conn:
         conn.execute(
             "insert into public.telemetry_events (event_type, event_timestamp, metadata) values (%s, %s, %s)",
             ("provenance.generation", hour + timedelta(minutes=5), Jsonb({"status": "success", "duration_ms": 10})),
+        )
+        conn.execute(
+            "insert into public.telemetry_events (event_type, event_timestamp, metadata) values (%s, %s, %s)",
+            ("provenance.generation", f"{first_day}T00:30Z", Jsonb({"status": "success", "duration_ms": 10})),
+        )
+        conn.execute(
+            "insert into public.slsa_audit_metrics (audited_at, status, sha256_verified,"
+            " predicate_type_verified, supabase_synced) values (%s, 'success', true, true, true)",
+            (audit_hour + timedelta(minutes=7),),
         )
     storage = devserver.dagster_storage_url()  # <test db>_dagster on the same server
     try:
@@ -33,7 +61,207 @@ def test_bootstrap_materialises_the_window_once_and_seeds_nothing_external(wareh
                 "select count(*) from public.slo_status where aggregation_period = 'hour' and period_start = %s",
                 (hour,),
             ).fetchone()[0]
-        assert events == 1 and hours == 1 and slo_rows == 3  # provenance_generation's three SLIs
-        assert devserver.missing_ranges(devserver.dagster_environment(), 1) == []  # nothing left to catch up
+        assert events == 2 and hours == 1 and slo_rows == 3  # provenance_generation's three SLIs
+        env = devserver.dagster_environment()
+        assert devserver.missing_ranges(env, 1) == []  # nothing left to catch up
+        # The partitions start on the first day with data, in the Dagster processes too.
+        assert env[settings.PARTITIONS_START_ENV] == f"{first_day}"
+        assert _first_partition_keys(env) == {
+            "hour": f"{first_day}-00:00",
+            "day": f"{first_day}",
+            "week": f"{first_day - timedelta(days=first_day.weekday())}",
+        }
+        # The window starts at 00:00 UTC of its first day: that day's first hour is materialised too.
+        assert f"{datetime.now(UTC) - timedelta(days=1):%Y-%m-%d}-00:00" in _materialized(env, monkeypatch)
+        # slsa_audit_metrics was observed at start-up: a data version for the audit's hour.
+        assert _observed_versions(env, monkeypatch) == {partition_key_for(audit_hour, "hour"): "1"}
     finally:
         scratch.drop_database(scratch.server_url(), storage.rsplit("/", 1)[1].split("?")[0])
+
+
+# --- process supervision: real processes, signals and ports -----------------------------------
+
+START_TIMEOUT = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group `pgid`, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid_part, rest = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(pid_part.split(" (")[0]))
+    return members
+
+
+class _Lines:
+    """The merged output of a process, read on a thread, waited on with a deadline."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(process,), daemon=True).start()
+
+    def _pump(self, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def until(self, done: Callable[[list[str]], bool], timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while not done(self.seen):
+            line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            assert line is not None, f"process exited early:\n{''.join(self.seen)}"
+            self.seen.append(line)
+        return self.seen
+
+
+def _fixture(*ports: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "telemetry_pipeline_tests.supervised_fixture", *map(str, ports)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=settings.PROJECT_ROOT,
+    )
+
+
+def _ready_pids(lines: list[str]) -> list[tuple[int, int]]:
+    found = [re.search(r"ready port=\d+ child=(\d+) grandchild=(\d+)", line) for line in lines]
+    return [(int(m.group(1)), int(m.group(2))) for m in found if m]
+
+
+def _wait_gone(pids: list[int], pgids: list[int], timeout: float = 30.0) -> None:
+    """Bounded wait until none of `pids` lives and every group in `pgids` is empty."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [p for p in pids if _is_live(p)]
+        groups = [g for g in pgids if _group_members(g)]
+        if not alive and not groups:
+            return
+        assert time.monotonic() < deadline, f"still running: pids {alive}, groups {groups}"
+        time.sleep(0.05)  # processes that are not our children cannot be waited on
+
+
+def _is_live(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@contextmanager
+def _running_fixture() -> Iterator[tuple[subprocess.Popen, _Lines, tuple[int, int], list[tuple[int, int]]]]:
+    """The fixture supervisor with both children ready: (process, its output, ports, (child, grandchild) pids)."""
+    ports = (_free_port(), _free_port())
+    parent = _fixture(*ports)
+    try:
+        lines = _Lines(parent)
+        lines.until(lambda seen: len(_ready_pids(seen)) == 2, START_TIMEOUT)
+        yield parent, lines, ports, _ready_pids(lines.seen)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_stops_every_child_and_grandchild(sig):
+    with _running_fixture() as (parent, _lines, ports, pids):
+        children = [c for c, _ in pids]
+        for child, grandchild in pids:
+            assert sorted(_group_members(child)) == sorted([child, grandchild])  # each child leads its group
+        parent.send_signal(sig)
+        assert parent.wait(START_TIMEOUT) == 128 + sig
+        _wait_gone([p for pair in pids for p in pair], children)
+        for port in ports:  # both ports free again: a restart can bind them
+            devserver.check_ports([devserver.Child("again", [], "127.0.0.1", port)])
+
+
+def test_a_child_exiting_stops_the_others():
+    with _running_fixture() as (parent, lines, ports, pids):
+        os.kill(pids[0][0], signal.SIGKILL)  # the first child dies; its grandchild and the other go too
+        assert parent.wait(START_TIMEOUT) == 1
+        _wait_gone([p for pair in pids for p in pair], [c for c, _ in pids])
+        lines.until(lambda seen: any(f"child-{ports[0]} exited with status -9" in line for line in seen), 10)
+
+
+def test_taken_port_exits_non_zero_naming_it_and_starts_nothing():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        free = _free_port()
+        parent = _fixture(free, port)
+        output, _ = parent.communicate(timeout=START_TIMEOUT)
+        assert parent.returncode == 1
+        assert f"port {port} on 127.0.0.1 (for child-{port}) is not free" in output
+        assert "started " not in output and "ready port=" not in output and "Traceback" not in output
+
+
+def test_dev_with_its_ports_taken_exits_before_bootstrapping(warehouse_url):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "telemetry_pipeline.cli", "dev", "--port", str(port),
+             "--dashboard-port", str(_free_port())],
+            capture_output=True, text=True, timeout=START_TIMEOUT,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 (for dagster dev) is not free: Address already in use; "
+        "is another `telemetry-pipeline dev` running? Stop it (or pick another port) first"
+    ]
+    assert "applied" not in proc.stdout and "materialising" not in proc.stdout
+
+
+def _first_partition_keys(env: dict[str, str]) -> dict[str, str]:
+    """The first partition key of each granularity as a Dagster process started with `env` sees it."""
+    code = (
+        "import json; from telemetry_pipeline.definitions import defs; "
+        "g = defs.get_repository_def().asset_graph; "
+        "print(json.dumps({p: g.get(k).partitions_def.get_first_partition_key() for p, k in "
+        "[('hour', 'kpi_aggregations_hourly'), ('day', 'kpi_aggregations_daily'), ('week', 'kpi_aggregations_weekly')]"
+        " for k in [__import__('dagster').AssetKey(k)]}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _observed_versions(env: dict[str, str], monkeypatch) -> dict[str, str]:
+    """Partition -> audit count of the data versions recorded for slsa_audit_metrics in the instance."""
+    for name in ("DAGSTER_HOME", devserver.DAGSTER_PG_URL_ENV):
+        monkeypatch.setenv(name, env[name])
+    with DagsterInstance.get() as instance:
+        records = instance.get_event_records(
+            EventRecordsFilter(DagsterEventType.ASSET_OBSERVATION, asset_key=AssetKey("slsa_audit_metrics"))
+        )
+    return {r.partition_key: r.asset_observation.tags["dagster/data_version"].split(":")[0] for r in records}
+
+
+def test_dagster_yaml_is_valid_and_switches_the_onboarding_modal_off(tmp_path, monkeypatch):
+    """Dagster validates the project's instance file; `nux: enabled: false` keeps the UI unobstructed."""
+    from dagster._core.instance.config import dagster_instance_config
+
+    monkeypatch.setenv(devserver.DAGSTER_PG_URL_ENV, "postgresql+psycopg2://u@127.0.0.1:5432/d")
+    (tmp_path / "dagster.yaml").write_text((settings.PROJECT_ROOT / "dagster.yaml").read_text())
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["nux"] == {"enabled": False}
+    assert config["telemetry"] == {"enabled": False}
+
+
+def _materialized(env: dict[str, str], monkeypatch) -> set[str]:
+    """The hourly partitions of slo_status_hourly materialised in the instance `env` points at."""
+    for name in ("DAGSTER_HOME", devserver.DAGSTER_PG_URL_ENV):
+        monkeypatch.setenv(name, env[name])
+    with DagsterInstance.get() as instance:
+        return set(instance.get_materialized_partitions(AssetKey("slo_status_hourly")))

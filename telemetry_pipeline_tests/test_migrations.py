@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from telemetry_pipeline.core.warehouse.migrate import discover, migrate
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import psycopg
+import pytest
+
+from telemetry_pipeline.core.warehouse import scratch
+from telemetry_pipeline.core.warehouse.migrate import MigrationError, discover, migrate
 
 
 def test_migrating_twice_changes_nothing(warehouse_url, warehouse):
@@ -58,3 +69,100 @@ def test_audit_views_return_data(warehouse):
         ("2025-03-02", 1, 0.0, 0.0),
     ]
     assert failures == [("error", "rekor timeout"), ("failure", "digest mismatch")]
+
+
+def _fresh_database(server: str, name: str) -> str:
+    """An empty database (no schema_migrations yet) on the test server."""
+    return scratch.create_database(server, name, migrated=False)
+
+
+def test_concurrent_migrations_of_a_fresh_database_both_succeed(pg_server_url):
+    # Several rounds: the race (both creating schema_migrations) needs the two to overlap.
+    for round_ in range(4):
+        name = f"tp_mig_race_{os.getpid()}_{round_}"
+        url = _fresh_database(pg_server_url, name)
+        try:
+            barrier = threading.Barrier(2)
+            results: list[list[str] | BaseException] = []
+
+            def run(url: str = url, barrier: threading.Barrier = barrier, results: list = results) -> None:
+                barrier.wait(timeout=30)
+                try:
+                    results.append(migrate(url))
+                except BaseException as exc:  # collected and asserted below
+                    results.append(exc)
+
+            threads = [threading.Thread(target=run) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            assert all(isinstance(r, list) for r in results), results
+            # One applied everything, the other found nothing left to do.
+            assert sorted(len(r) for r in results) == [0, len(discover())]
+        finally:
+            scratch.drop_database(pg_server_url, name)
+
+
+def test_changed_applied_file_stops_migrate_naming_it(pg_server_url, tmp_path):
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    (sql_dir / "0001_first.sql").write_text("create table if not exists public.t_first (id int);\n")
+    (sql_dir / "0002_second.sql").write_text("create table if not exists public.t_second (id int);\n")
+    name = f"tp_mig_sum_{os.getpid()}"
+    url = _fresh_database(pg_server_url, name)
+    try:
+        assert migrate(url, sql_dir) == ["0001_first", "0002_second"]
+        (sql_dir / "0002_second.sql").write_text("create table if not exists public.t_second (id bigint);\n")
+        (sql_dir / "0003_third.sql").write_text("create table if not exists public.t_third (id int);\n")
+        with pytest.raises(MigrationError, match="0002_second.sql: changed since it was applied"):
+            migrate(url, sql_dir)
+        with psycopg.connect(url) as conn:  # nothing after the check ran
+            assert conn.execute("select to_regclass('public.t_third')").fetchone()[0] is None
+    finally:
+        scratch.drop_database(pg_server_url, name)
+
+
+def test_rows_without_checksum_get_it_recorded(pg_server_url, tmp_path):
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    first = sql_dir / "0001_first.sql"
+    first.write_text("create table if not exists public.t_first (id int);\n")
+    name = f"tp_mig_old_{os.getpid()}"
+    url = _fresh_database(pg_server_url, name)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:  # an install from before checksums
+            conn.execute(
+                "create table public.schema_migrations (version text primary key, name text not null,"
+                " applied_at timestamptz not null default now())"
+            )
+            conn.execute("insert into public.schema_migrations (version, name) values ('0001', '0001_first')")
+        assert migrate(url, sql_dir) == []
+        with psycopg.connect(url) as conn:
+            stored = conn.execute("select checksum from public.schema_migrations").fetchone()[0]
+        assert stored == hashlib.sha256(first.read_bytes()).hexdigest()
+        first.write_text("-- edited\n")
+        with pytest.raises(MigrationError, match="0001_first.sql"):
+            migrate(url, sql_dir)
+    finally:
+        scratch.drop_database(pg_server_url, name)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends: nothing listens there
+
+
+@pytest.mark.parametrize("args", [("db", "migrate"), ("dashboard", "--port", "0"), ("demo", "seed", "--days", "1")])
+def test_commands_with_the_database_down_print_one_line(args):
+    port = _closed_port()
+    env = dict(os.environ, TELEMETRY_DATABASE_URL=f"postgresql://alice:s3cret-pw@127.0.0.1:{port}/warehouse_db")
+    proc = subprocess.run(
+        [sys.executable, "-m", "telemetry_pipeline.cli", *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"Error: cannot reach the warehouse at alice@127.0.0.1:{port}/warehouse_db: Connection refused"]
+    assert "s3cret-pw" not in proc.stdout + proc.stderr

@@ -109,15 +109,33 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise too_large
         chunks.append(chunk)
     body = b"".join(chunks)
-    if encoding == "gzip":
+    return gunzip(body, limit, too_large) if encoding == "gzip" else body
+
+
+def gunzip(body: bytes, limit: int, too_large: Exception) -> bytes:
+    """Every member of a gzip body (`cat a.gz b.gz` is valid gzip, RFC 1952 section 2.2), all or
+    nothing: a truncated or corrupt body, or bytes after the last member, is a 400 so that no part
+    of a damaged batch is stored and answered 202. Output beyond `limit` raises `too_large`."""
+    out: list[bytes] = []
+    size = 0
+    rest = body
+    while True:
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
-            body = inflater.decompress(body, limit + 1)
+            part = inflater.decompress(rest, limit + 1 - size)
         except zlib.error:
-            raise _BadBody(400, "body is not valid gzip") from None
-        if len(body) > limit or inflater.unconsumed_tail:
+            raise _BadBody(400, "body is not valid gzip (corrupt data)") from None
+        size += len(part)
+        if size > limit or inflater.unconsumed_tail:
             raise too_large
-    return body
+        if not inflater.eof:
+            raise _BadBody(400, "body is not valid gzip (truncated)")
+        out.append(part)
+        rest = inflater.unused_data
+        if not rest:
+            return b"".join(out)
+        if not rest.startswith(b"\x1f\x8b"):
+            raise _BadBody(400, "body is not valid gzip (trailing bytes after the last member)")
 
 
 def bearer_ok(header: str | None, token: str) -> bool:
@@ -137,8 +155,8 @@ def split_body(body: bytes, content_type: str) -> list[tuple[int, bytes]]:
     is_ndjson = content_type.split(";")[0].strip().lower() in _NDJSON_TYPES
     if not is_ndjson and b"\n" in body.strip():
         try:
-            orjson.loads(body)
-        except orjson.JSONDecodeError:
+            decode_json(body)  # the validator's reader: exact numbers orjson refuses are still one document
+        except InvalidEvent:
             is_ndjson = True
     if not is_ndjson:
         return [(1, body)]

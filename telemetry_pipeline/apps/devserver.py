@@ -4,16 +4,27 @@
 telemetry when the warehouse is empty, materialise what of those 90 days is not materialised yet
 (all of it on the first start, the gap after downtime; single-run backfills), then run `dagster dev` on 127.0.0.1:3000 with the project's
 dagster.yaml (runs, events and schedules in PostgreSQL) and the KPI dashboard beside it.
+
+The two long-running children are supervised (`supervise`): each runs in its own process group,
+SIGTERM, SIGINT or SIGHUP of `dev` (or of `make run`, which passes SIGTERM on) stops both groups
+with everything they started (Dagster's webserver, daemon and code servers), and one child
+exiting stops the other. Before anything starts, both ports are checked: a second `dev` beside a
+running one says which port is taken and exits 1 instead of running half a stack.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -26,6 +37,12 @@ from telemetry_pipeline.core.settings import DAGSTER_PG_URL_ENV
 from telemetry_pipeline.core.warehouse import embedded, libpq_url, one
 from telemetry_pipeline.core.warehouse.migrate import migrate
 from telemetry_pipeline.defs.dagster_tuning import DAGSTER_ENV_DEFAULTS
+
+DASHBOARD_PORT = 3001
+#: Signals that stop `dev` and its children.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: How long a child's process group gets after SIGTERM before it is killed.
+STOP_TIMEOUT_S = 20.0
 
 
 def dagster_home() -> Path:
@@ -61,6 +78,30 @@ def dagster_environment() -> dict[str, str]:
     return env
 
 
+def first_data_day(url: str) -> date | None:
+    """The UTC day of the earliest event or audit in the warehouse (None when it holds neither)."""
+    with psycopg.connect(url) as conn:
+        first: date | None = one(conn.execute(
+            "select (least((select min(event_timestamp) from public.telemetry_events),"
+            " (select min(audited_at) from public.slsa_audit_metrics)) at time zone 'UTC')::date"
+        ))[0]
+        return first
+
+
+def pin_partitions_start(url: str) -> None:
+    """Unless TELEMETRY_PARTITIONS_START is set, start the partitions on the first day with data.
+
+    Exported through this process's environment to every Dagster process `dev` starts (and
+    printed by `env`), so the UI shows partitions only where telemetry exists: the demo's 90 days
+    show as fully materialised rather than as 88 % missing since the default 2025-01-01.
+    """
+    if settings.current().is_set(settings.PARTITIONS_START_ENV):
+        return
+    first = first_data_day(url)
+    if first is not None:
+        os.environ[settings.PARTITIONS_START_ENV] = first.isoformat()
+
+
 def _warehouse() -> warehouse.Warehouse:
     return warehouse.configured()
 
@@ -72,20 +113,24 @@ def _count(url: str, table: str) -> int:
 
 def materialize_range(env: dict[str, str], keys: list[str], first: str, last: str) -> None:
     """One single-run backfill through the Dagster CLI (recorded in the instance, seen in the UI)."""
-    cmd = [
-        sys.executable, "-m", "dagster", "asset", "materialize",
-        "-m", "telemetry_pipeline.definitions",
-        "--select", ",".join(keys),
-        "--partition-range", f"{first}...{last}",
+    args = [
+        "asset", "materialize", "-m", "telemetry_pipeline.definitions",
+        "--select", ",".join(keys), "--partition-range", f"{first}...{last}",
     ]
-    log_path = settings.data_dir() / "logs" / f"bootstrap-{keys[0]}.log"
+    run_dagster_cli(env, args, keys[0], f"materialising {','.join(keys)} {first}...{last}")
+
+
+def run_dagster_cli(env: dict[str, str], args: list[str], log_name: str, what: str) -> None:
+    """`dagster <args>` against the project's instance, its output in .data/logs/bootstrap-<log_name>.log."""
+    log_path = settings.data_dir() / "logs" / f"bootstrap-{log_name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    click.echo(f"materialising {','.join(keys)} {first}...{last} (log: {log_path})")
+    click.echo(f"{what} (log: {log_path})")
     started = time.perf_counter()
     with log_path.open("w") as log:
-        proc = subprocess.run(cmd, env=env, cwd=settings.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.run([sys.executable, "-m", "dagster", *args], env=env, cwd=settings.PROJECT_ROOT,
+                              stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        raise click.ClickException(f"materialising {','.join(keys)} failed; see {log_path}")
+        raise click.ClickException(f"{what} failed; see {log_path}")
     click.echo(f"  done in {time.perf_counter() - started:.1f} s")
 
 
@@ -102,7 +147,6 @@ def bootstrap(days: int, seed: int, demo: bool | None = None) -> None:
     url = _warehouse().url()
     for name in migrate(url):
         click.echo(f"applied {name}")
-    env = dagster_environment()
     if demo is None:
         demo = not settings.database_url()
     if demo and _count(url, "telemetry_events") == 0:
@@ -110,8 +154,19 @@ def bootstrap(days: int, seed: int, demo: bool | None = None) -> None:
 
         summary = seed_demo(url, days=days, seed=seed)
         click.echo(f"seeded demo telemetry: {summary}")
+    pin_partitions_start(url)
+    env = dagster_environment()
     for keys, first, last in missing_ranges(env, days):
         materialize_range(env, keys, first, last)
+    observe_audits(env)
+
+
+def observe_audits(env: dict[str, str]) -> None:
+    """Observe slsa_audit_metrics once, so the UI opens with it observed (its schedule is hourly)."""
+    from telemetry_pipeline.defs.audits.assets import OBSERVATION_JOB_NAME
+
+    run_dagster_cli(env, ["job", "execute", "-m", "telemetry_pipeline.definitions", "-j", OBSERVATION_JOB_NAME],
+                    "observe-slsa_audit_metrics", "observing slsa_audit_metrics")
 
 
 def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str, str]]:
@@ -123,7 +178,9 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
     from telemetry_pipeline.defs.partitions import partitions_for
 
     now = datetime.now(UTC)
-    since = now - timedelta(days=days)
+    # From the start of that UTC day: the demo's first day is the first partition (pin_partitions_start),
+    # so its hours before the first event are materialised (empty) too, not shown as missing.
+    since = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     ranges = []
     # dagster.yaml reads DAGSTER_PG_URL from the environment; set it for the load only.
     saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV)}
@@ -153,9 +210,123 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
     return ranges
 
 
+@dataclass(frozen=True)
+class Child:
+    """A long-running process of the stack and the port it must be able to listen on."""
+
+    name: str
+    argv: list[str]
+    host: str
+    port: int
+
+
+def check_ports(children: Sequence[Child]) -> None:
+    """Refuse to start when a port is taken (most often by a `dev` still running), naming it."""
+    for child in children:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # As the servers bind: SO_REUSEADDR ignores TIME_WAIT leftovers, not a listener.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((child.host, child.port))
+            except OSError as exc:
+                raise click.ClickException(
+                    f"port {child.port} on {child.host} (for {child.name}) is not free: {exc.strerror}; "
+                    "is another `telemetry-pipeline dev` running? Stop it (or pick another port) first"
+                ) from None
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether process group `pgid` still has a live (non-zombie) member."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: a zombie counts as alive, the SIGKILL fallback still applies
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def stop_groups(procs: Sequence[subprocess.Popen], timeout: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM every child's process group, wait (bounded) until they are empty, SIGKILL the rest."""
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    # Members the leaders left behind (a daemon's workers, say) get until the same deadline.
+    while any(_group_alive(p.pid) for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)  # nothing to block on for processes that are not our children
+    for proc in procs:
+        if _group_alive(proc.pid):
+            name = proc.args[0] if isinstance(proc.args, list | tuple) else proc.args
+            click.echo(f"{name!s}: process group {proc.pid} ignored SIGTERM; killing it", err=True)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.poll()
+
+
+def supervise(children: Sequence[Child], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    """Run `children` until one exits or a stop signal arrives; stop them all; the exit status.
+
+    Each child leads its own process group, so stopping it reaches what it started. The loop
+    blocks on a pipe the signal handlers write to (signal.set_wakeup_fd): no polling, and no
+    window between checking the children and waiting in which a signal could be missed.
+    Returns 128 + the signal's number when stopped by a signal (as a shell reports it), 1 when
+    a child exited on its own.
+    """
+    check_ports(children)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    handlers = {sig: signal.getsignal(sig) for sig in (*STOP_SIGNALS, signal.SIGCHLD)}
+    for sig in handlers:
+        signal.signal(sig, lambda *_: None)  # the wakeup fd does the work
+    old_wakeup = signal.set_wakeup_fd(write_fd)
+    procs: list[subprocess.Popen] = []
+    try:
+        for child in children:
+            procs.append(subprocess.Popen(child.argv, env=env, cwd=cwd, start_new_session=True))
+            click.echo(f"started {child.name} (pid {procs[-1].pid}) on http://{child.host}:{child.port}")
+        while True:
+            exited = [(c, p.returncode) for c, p in zip(children, procs, strict=True) if p.poll() is not None]
+            if exited:
+                name, code = exited[0][0].name, exited[0][1]
+                click.echo(f"{name} exited with status {code}; stopping the rest", err=True)
+                return 1
+            select.select([read_fd], [], [])
+            received = {s for s in os.read(read_fd, 64) if s in STOP_SIGNALS}
+            if received:
+                sig = signal.Signals(min(received))
+                click.echo(f"{sig.name}: stopping {', '.join(c.name for c in children)}", err=True)
+                return 128 + sig
+    finally:
+        stop_groups(procs)
+        signal.set_wakeup_fd(old_wakeup)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        os.close(read_fd)
+        os.close(write_fd)
+
+
 @click.command("dev")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the Dagster UI.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--dashboard-port", default=DASHBOARD_PORT, show_default=True, help="Port of the KPI dashboard.")
 @click.option(
     "--days", default=90, show_default=True,
     help="Days of demo telemetry on first start, and the window kept materialised.",
@@ -166,35 +337,44 @@ def missing_ranges(env: dict[str, str], days: int) -> list[tuple[list[str], str,
     help="Seed demo telemetry into an empty warehouse [default: only the embedded one].",
 )
 @click.option("--no-bootstrap", is_flag=True, help="Skip demo seeding and the catch-up backfill.")
-def dev(host: str, port: int, days: int, seed: int, demo: bool | None, no_bootstrap: bool) -> None:
-    """Start everything: warehouse, demo data on first run, Dagster UI and daemon, dashboard."""
+def dev(
+    host: str, port: int, dashboard_port: int, days: int, seed: int, demo: bool | None, no_bootstrap: bool
+) -> None:
+    """Start everything: warehouse, demo data on first run, Dagster UI and daemon, dashboard.
+
+    SIGTERM or Ctrl-C stops every process it started. Exits 1 without starting anything when a
+    port is taken.
+    """
+    from telemetry_pipeline.apps.dashboard.server import DEFAULT_HOST as DASHBOARD_HOST
+
+    children = [
+        Child(
+            "dagster dev", [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port),
+                            "-w", str(settings.PROJECT_ROOT / "workspace.yaml")],
+            host, port,
+        ),
+        Child(
+            "dashboard",
+            [sys.executable, "-m", "telemetry_pipeline.cli", "dashboard", "--port", str(dashboard_port)],
+            DASHBOARD_HOST, dashboard_port,
+        ),
+    ]
+    check_ports(children)  # before the bootstrap: a second `dev` must not backfill either
     if not no_bootstrap:
         bootstrap(days, seed, demo)
-    env = dagster_environment()
-    children: list[subprocess.Popen] = []
-    from telemetry_pipeline.apps.dashboard import cli as dashboard_cli
-
-    if getattr(dashboard_cli, "COMMANDS", None):
-        children.append(
-            subprocess.Popen([sys.executable, "-m", "telemetry_pipeline.cli", "dashboard"], env=env)
-        )
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port), "-w",
-             str(settings.PROJECT_ROOT / "workspace.yaml")],
-            env=env, cwd=settings.PROJECT_ROOT, check=False,
-        )
-    finally:
-        for child in children:
-            child.terminate()
+    pin_partitions_start(_warehouse().url())
+    status = supervise(children, env=dagster_environment(), cwd=settings.PROJECT_ROOT)
+    sys.exit(status)
 
 
 @click.command("env")
 def env_cmd() -> None:
     """Print `export` lines that point dagster CLI commands at the project's instance."""
+    pin_partitions_start(_warehouse().url())
     env = dagster_environment()
-    for name in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV, *DAGSTER_ENV_DEFAULTS):
-        click.echo(f"export {name}={env[name]!s}")
+    for name in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV, settings.PARTITIONS_START_ENV, *DAGSTER_ENV_DEFAULTS):
+        if name in env:
+            click.echo(f"export {name}={env[name]!s}")
 
 
 COMMANDS = [dev, env_cmd]

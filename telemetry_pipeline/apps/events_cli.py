@@ -13,6 +13,7 @@ import click
 import orjson
 
 from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.events.validation import STATUSES
 
 
 def _warehouse_url() -> str:
@@ -65,8 +66,9 @@ def ingest(file: str, as_json: bool, progress: bool | None) -> None:
 @click.command("emit")
 @click.option("--type", "event_type", required=True, help="event_type, e.g. provenance.generation.")
 @click.option(
-    "--status", required=True, type=click.Choice(["success", "failure", "error"]),
-    help="success: the step did its job; failure: it gave a negative result; error: it could not run.",
+    "--status", required=True, type=click.Choice(STATUSES),
+    help="success: the step did its job; failure: it gave a negative result; error: it could not run; "
+    "cancelled: it was stopped before a result (counted in event_count only).",
 )
 @click.option("--duration-ms", default=None, help="Step duration in milliseconds (number >= 0).")
 @click.option("--run-id", default=None, help="Workflow run id (integer), e.g. ${{ github.run_id }}.")

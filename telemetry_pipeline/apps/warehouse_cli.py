@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from telemetry_pipeline.core import settings, warehouse
-from telemetry_pipeline.core.warehouse.migrate import migrate
+from telemetry_pipeline.core.warehouse.migrate import MigrationError, migrate
 
 
 def _warehouse() -> warehouse.Warehouse:
@@ -19,8 +19,14 @@ def db() -> None:
 
 @db.command("migrate")
 def migrate_cmd() -> None:
-    """Apply sql/*.sql in order; already-applied versions are skipped."""
-    applied = migrate(_warehouse().url())
+    """Apply sql/*.sql in order; already-applied versions are skipped.
+
+    Stops (exit 1, file named) when a migration fails or an applied file changed since.
+    """
+    try:
+        applied = migrate(_warehouse().url())
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
     if applied:
         for name in applied:
             click.echo(f"applied {name}")

@@ -7,6 +7,11 @@ It stands in for https://slack.com/api/ (SLACK_API_BASE_URL points at it). Modes
   hang       holds the request until the test releases it or the server stops (client timeout)
 Only requests answered in mode ok count as posted messages. Waiting is on a condition with a
 timeout, never a sleep.
+
+Like Slack, mode ok checks Block Kit's documented limits (`block_kit_errors`) and answers
+200 {"ok": false, "error": "invalid_blocks"} for a message over one. `reject` maps a text
+fragment to a Slack error: a message whose fallback text contains it gets that error, so one
+alert can be refused while the others go through.
 """
 
 from __future__ import annotations
@@ -16,6 +21,49 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+#: Block Kit limits (api.slack.com/reference/block-kit), counted in UTF-16 code units: never
+#: less than Slack's own character count, so a message within them is within Slack's.
+LIMITS = {"section": 3000, "field": 2000, "header": 150, "context": 3000, "fields": 10, "blocks": 50}
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def block_kit_errors(body: dict[str, Any]) -> list[str]:
+    """What Slack would refuse in a chat.postMessage body (empty: acceptable)."""
+    errors: list[str] = []
+
+    def check(text: Any, limit: int, where: str) -> None:
+        if not isinstance(text, str) or not text:
+            errors.append(f"{where}: missing text")
+        elif _units(text) > limit:
+            errors.append(f"{where}: {_units(text)} > {limit}")
+        elif any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+            errors.append(f"{where}: lone surrogate")
+
+    blocks = body.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if len(blocks) > LIMITS["blocks"]:
+        errors.append(f"{len(blocks)} blocks > {LIMITS['blocks']}")
+    for i, block in enumerate(blocks):
+        kind = block.get("type")
+        if kind == "header":
+            check(block["text"]["text"], LIMITS["header"], f"blocks[{i}].header")
+        elif kind == "context":
+            for j, element in enumerate(block.get("elements", [])):
+                check(element.get("text"), LIMITS["context"], f"blocks[{i}].elements[{j}]")
+        elif kind == "section":
+            if "text" in block:
+                check(block["text"]["text"], LIMITS["section"], f"blocks[{i}].text")
+            fields = block.get("fields", [])
+            if len(fields) > LIMITS["fields"]:
+                errors.append(f"blocks[{i}]: {len(fields)} fields > {LIMITS['fields']}")
+            for j, f in enumerate(fields):
+                check(f.get("text"), LIMITS["field"], f"blocks[{i}].fields[{j}]")
+    return errors
 
 
 @dataclass
@@ -32,6 +80,7 @@ class SlackApiServer:
         self.retry_after = 7
         self.requests: list[SlackRequest] = []
         self.messages: list[dict[str, Any]] = []
+        self.reject: dict[str, str] = {}  # text fragment -> Slack error code (HTTP 200, ok false)
         self._cond = threading.Condition()
         self._release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -60,13 +109,22 @@ class SlackApiServer:
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 mode = server.mode
-                request = SlackRequest(self.path, self.headers.get("Authorization", ""), body, mode)
+                error = None
+                if mode == "ok":
+                    text = str(body.get("text", ""))
+                    error = next((e for frag, e in server.reject.items() if frag in text), None)
+                    if error is None and block_kit_errors(body):
+                        error = "invalid_blocks"
+                request = SlackRequest(self.path, self.headers.get("Authorization", ""), body,
+                                       f"error:{error}" if error else mode)
                 with server._cond:
                     server.requests.append(request)
-                    if mode == "ok":
+                    if mode == "ok" and error is None:
                         server.messages.append(body)
                     server._cond.notify_all()
-                if mode == "ok":
+                if error is not None:
+                    self._answer(200, {"ok": False, "error": error})
+                elif mode == "ok":
                     self._answer(200, {"ok": True, "channel": body.get("channel"),
                                        "ts": f"1700000000.{len(server.messages):06d}"})
                 elif mode == "ratelimit":

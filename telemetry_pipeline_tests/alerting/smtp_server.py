@@ -1,7 +1,8 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 that records the mails it accepts.
 
 `stop()` makes the port refuse connections (SMTP down); `start()` brings it back on the same
-port, so the sender's configuration stays valid across the outage.
+port, so the sender's configuration stays valid across the outage. Addresses in `refuse` are
+answered `550 5.1.1 mailbox unavailable` at RCPT TO, as a server does for an unknown user.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ class _Recorder:
     def __init__(self, owner: SmtpServer) -> None:
         self.owner = owner
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's hook
+        if address.lower() in self.owner.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         with self.owner._cond:
@@ -47,6 +54,7 @@ class SmtpServer:
         self.credentials = credentials
         self.port = free_port()
         self.mails: list[ReceivedMail] = []
+        self.refuse: set[str] = set()  # lower-case addresses refused with 550 at RCPT TO
         self._cond = threading.Condition()
         self._controller: Controller | None = None
 

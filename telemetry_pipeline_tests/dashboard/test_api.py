@@ -290,11 +290,52 @@ BAD = [
     ("limit=0", "limit"),
     ("limit=-3", "limit"),
     ("colour=red", "colour"),
+    # the edges of the calendar: alone, with offsets past them, after the default 7-day span
+    ("to=0001-01-03", "to"),
+    ("from=0001-01-01", "from"),
+    ("from=0001-01-01T00:30:00%2B01:00", "from"),
+    ("from=9999-12-31T00:00:00Z&to=9999-12-31T23:00:00-05:00", "to"),
+    ("from=9999-12-30&to=9999-12-31", "to"),
+    ("to=9999-12-31T23:59:59.999999Z", "to"),
+    ("from=9998-12-31T00:00:00-23:59", "from"),
+    ("from=0002-01-01T00:00:00%2B00:01&to=0002-01-02", "from"),
+    ("to=0001-12-31T23:59:59Z&granularity=week", "to"),
+    # absurd offsets, non-ASCII digits, huge values
+    ("from=2025-03-01T00:00:00%2B99:99", "from"),
+    ("to=2025-03-01T00:00:00-24:00", "to"),
+    ("from=%D9%A2%D9%A0%D9%A2%D9%A5-03-01", "from"),  # Arabic-Indic digits
+    ("to=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%95-03-01", "to"),  # full-width digits
+    ("from=" + "2025-03-01" * 500, "from"),
+    ("max_points=%EF%BC%91%EF%BC%90%EF%BC%90", "max_points"),
+    ("limit=1_0", "limit"),
+    ("limit=" + "9" * 5000, "limit"),
+    ("from=2025-03-01T00:00:00%00", "from"),
 ]
 
 
+def test_latest_supported_range_pads_and_aligns_without_overflow(dashboard: str) -> None:
+    # the last accepted to, weekly periods, buckets of several periods: all still in the calendar
+    status, body = get(dashboard, "/api/kpis?from=9996-01-05&to=9999-01-01&granularity=week&max_points=10")
+    assert status == 200, body
+    assert (body["view"]["from"], body["view"]["to"]) == ("9996-01-05T00:00:00Z", "9999-01-01T00:00:00Z")
+    status, body = get(dashboard, "/api/kpis?from=0002-01-01&to=0002-01-02&granularity=week")
+    assert status == 200, body
+    assert body["view"]["first_period"] == "0001-12-31T00:00:00Z"  # the Monday before (a Tuesday), zero-padded
+
+
+@pytest.mark.parametrize(("query", "param"), BAD, ids=[q[:60] for q, _ in BAD])
+def test_bad_parameter_on_the_page_is_a_400_naming_it(dashboard: str, query: str, param: str) -> None:
+    try:
+        with urllib.request.urlopen(f"{dashboard}/?{query}", timeout=30) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read().decode()
+    assert status == 400
+    assert f'"param": "{param}"' in text
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-@pytest.mark.parametrize(("query", "param"), BAD, ids=[q for q, _ in BAD])
+@pytest.mark.parametrize(("query", "param"), BAD, ids=[q[:60] for q, _ in BAD])
 def test_bad_parameter_is_a_400_naming_it(dashboard: str, endpoint: str, query: str, param: str) -> None:
     status, body = get(dashboard, f"{endpoint}?{query}")
     assert status == 400

@@ -7,6 +7,7 @@ then asserts on what Plotly drew and the panel shows against rows.py and the dat
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,14 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+import yaml
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from telemetry_pipeline.apps.dashboard.app import create_app
+from telemetry_pipeline.apps.dashboard.server import running
 from telemetry_pipeline.core.kpis.catalog import METRICS
+from telemetry_pipeline.core.settings import SLOS_FILE_ENV
+from telemetry_pipeline.core.slos.config import DEFAULT_SLOS_FILE
 from telemetry_pipeline_tests.dashboard import rows
 
 CHROMIUM = "/usr/bin/chromium"
@@ -249,3 +255,25 @@ def test_screenshot(page: Page, dashboard: str, tmp_path) -> None:
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     height = page.evaluate("() => document.body.scrollHeight")
     assert height > 1000  # panel, three groups of charts and the violations table were laid out
+
+
+HOSTILE = "Ends </script> early <!-- <script> then & &amp; \u2028 \u2029 --> ]]> \"quoted\" 'single'"
+
+
+def test_hostile_slo_description_is_embedded_and_the_page_loads(
+    page: Page, seeded: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = yaml.safe_load(DEFAULT_SLOS_FILE.read_text())
+    catalog["slos"][0]["description"] = HOSTILE
+    hostile_file = tmp_path / "slos.yaml"
+    hostile_file.write_text(yaml.safe_dump(catalog, allow_unicode=True))
+    monkeypatch.setenv(SLOS_FILE_ENV, str(hostile_file))
+    with running(create_app(seeded, clock=lambda: rows.NOW)) as base:
+        with urllib.request.urlopen(f"{base}/") as response:
+            html_text = response.read().decode()
+        embedded = html_text.split('<script id="bootstrap" type="application/json">', 1)[1].split("</script>", 1)[0]
+        assert not any(c in embedded for c in "<>&\u2028\u2029")
+        open_view(page, base, "range=24h&granularity=hour")  # the script ran: body[data-state=ready]
+        boot = page.evaluate("() => JSON.parse(document.getElementById('bootstrap').textContent)")
+        assert boot["slos"][0]["description"] == HOSTILE
+        assert len(charts(page)) == len(METRICS)

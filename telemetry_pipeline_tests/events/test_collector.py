@@ -149,10 +149,59 @@ def test_a_gzip_batch_is_accepted_and_a_gzip_bomb_refused(collector, warehouse):
     bomb = gzip.compress(b" " * (10 * 64 * 1024))  # 640 KiB of blanks in ~1 KiB
     assert len(bomb) < 64 * 1024
     assert request(collector, "/v1/events", bomb, headers)[0] == 413
-    assert request(collector, "/v1/events", b"not gzip", headers) == (400, {"error": "body is not valid gzip"})
+    assert request(collector, "/v1/events", b"not gzip", headers) == (
+        400, {"error": "body is not valid gzip (corrupt data)"}
+    )
     status, answer = request(collector, "/v1/events", body, {**headers, "Content-Encoding": "br"})
     assert status == 415 and "'br' is not supported" in answer["error"]
     assert query(warehouse.url(), "select count(*) from public.telemetry_events") == [(3,)]
+
+
+def test_every_gzip_member_is_stored_and_a_damaged_gzip_body_stores_nothing(collector, warehouse):
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Encoding": "gzip"}
+    first = gzip.compress(b"".join(orjson.dumps(event(n)) + b"\n" for n in range(2)))
+    second = gzip.compress(orjson.dumps(event(7)) + b"\n")
+    status, answer = request(collector, "/v1/events", first + second, headers)  # cat a.gz b.gz
+    assert (status, answer["accepted"], answer["rejected"]) == (202, 3, 0)
+    fresh = [gzip.compress(orjson.dumps(event(n)) + b"\n") for n in (20, 21)]
+    damaged = {
+        "truncated": fresh[0][:-5],
+        "truncated second member": fresh[0] + fresh[1][:-3],
+        "trailing garbage": fresh[0] + b"garbage",
+        "corrupt checksum": fresh[0][:-8] + bytes(8),
+        "corrupt header of a second member": fresh[0] + b"\x1f\x8b\x00junk",
+    }
+    answers = {name: request(collector, "/v1/events", body, headers) for name, body in damaged.items()}
+    assert {name: status for name, (status, _) in answers.items()} == dict.fromkeys(damaged, 400)
+    assert answers["truncated"][1] == {"error": "body is not valid gzip (truncated)"}
+    assert answers["trailing garbage"][1] == {
+        "error": "body is not valid gzip (trailing bytes after the last member)"
+    }
+    assert query(warehouse.url(), "select run_id from public.telemetry_events order by run_id") == [
+        (500,), (501,), (507,)
+    ]
+
+
+def test_hostile_numbers_are_quarantined_and_never_cost_the_good_events(collector, warehouse):
+    good = json.dumps(event(1, metadata={"status": "success", "big": 10**40})).encode()
+    lines = [
+        good,
+        json.dumps(event(2)).replace('"run_id": 502', '"run_id": 1e300000').encode(),
+        json.dumps(event(3)).replace('"run_id": 503', '"run_id": -9223372036854775809').encode(),
+        json.dumps(event(4)).replace('"duration_ms": 1004', '"duration_ms": 1004, "x": 1e200000').encode(),
+        orjson.dumps(event(5, run_id=9223372036854775807)),
+    ]
+    status, answer = post_events(collector, b"\n".join(lines))
+    assert (status, answer["accepted"], answer["rejected"]) == (202, 2, 3)
+    assert [r["reason"].split(":")[0] for r in answer["reasons"]] == ["bad_run_id", "bad_run_id", "bad_metadata"]
+    pretty = json.dumps(event(6), indent=2).replace('"run_id": 506', '"run_id": 1E+999999999').encode()
+    status, answer = post_events(collector, pretty, content_type="application/json")  # one document
+    assert (status, answer["rejected"], answer["reasons"][0]["line"]) == (202, 1, 1)
+    assert answer["reasons"][0]["reason"] == "bad_run_id: out of the 64-bit integer range"
+    assert request(collector, "/healthz", method="GET")[0] == 200
+    assert query(warehouse.url(), "select run_id, metadata->>'big' from public.telemetry_events order by 1") == [
+        (501, str(10**40)), (9223372036854775807, None)
+    ]
 
 
 def test_an_empty_body_is_400(collector):
@@ -187,12 +236,12 @@ def test_a_completed_workflow_run_becomes_a_workflow_run_event(collector, wareho
     assert status == 202 and answer["accepted"] == 1
     [row] = query(
         warehouse.url(),
-        "select event_type, event_timestamp, run_id, tag, event_id, m_status, m_duration_ms, metadata->>'repository' "
-        "from public.telemetry_events",
+        "select event_type, event_timestamp, run_id, tag, event_id, m_status, m_duration_ms, metadata->>'repository',"
+        " metadata->>'delivery_id' from public.telemetry_events",
     )
     assert row == (
         "workflow.run", datetime(2025, 3, 4, 10, 7, 30, tzinfo=UTC), 987654321, "v1.2.3",
-        "72d3162e-cc78-11e3-81ab-4c9367dc0958", "success", 450_000.0, "acme/app",
+        "github:workflow_run:987654321:1", "success", 450_000.0, "acme/app", "72d3162e-cc78-11e3-81ab-4c9367dc0958",
     )
 
 
@@ -206,12 +255,34 @@ def test_a_redelivery_is_stored_once(collector, warehouse):
 
 @pytest.mark.parametrize(
     ("conclusion", "status"),
-    [("success", "success"), ("failure", "failure"), ("timed_out", "failure"), ("cancelled", "failure"),
+    [("success", "success"), ("failure", "failure"), ("timed_out", "error"), ("cancelled", "cancelled"),
      ("startup_failure", "error")],
 )
 def test_conclusions_map_to_statuses(collector, warehouse, conclusion, status):
-    deliver(collector, run_payload(conclusion), delivery=f"d-{conclusion}")
-    assert query(warehouse.url(), "select m_status from public.telemetry_events") == [(status,)]
+    for event_name, body in (("workflow_run", run_payload(conclusion)), ("workflow_job", job_payload(conclusion))):
+        assert deliver(collector, body, delivery=f"d-{event_name}-{conclusion}", event_name=event_name)[0] == 202
+    assert query(warehouse.url(), "select event_type, m_status from public.telemetry_events order by 1") == [
+        ("workflow.job", status), ("workflow.run", status)
+    ]
+
+
+def test_one_run_seen_by_a_repository_and_an_organisation_webhook_is_stored_once(collector, warehouse):
+    answers = [
+        deliver(collector, run_payload("failure"), delivery="repo-hook-guid")[1],
+        deliver(collector, run_payload("failure"), delivery="org-hook-guid")[1],
+        deliver(collector, job_payload("failure"), delivery="repo-job-guid", event_name="workflow_job")[1],
+        deliver(collector, job_payload("failure"), delivery="org-job-guid", event_name="workflow_job")[1],
+        deliver(collector, run_payload("success", run_attempt=2), delivery="re-run-guid")[1],  # a re-run
+    ]
+    assert [(a["accepted"], a["duplicates"]) for a in answers] == [(1, 0), (0, 1), (1, 0), (0, 1), (1, 0)]
+    assert query(
+        warehouse.url(),
+        "select event_id, m_status, metadata->>'delivery_id' from public.telemetry_events order by event_id",
+    ) == [
+        ("github:workflow_job:55:1", "failure", "repo-job-guid"),
+        ("github:workflow_run:987654321:1", "failure", "repo-hook-guid"),
+        ("github:workflow_run:987654321:2", "success", "re-run-guid"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -228,13 +299,17 @@ def test_deliveries_without_telemetry_are_acknowledged_and_ignored(collector, wa
     assert query(warehouse.url(), "select count(*) from public.telemetry_events") == [(0,)]
 
 
-def test_a_completed_workflow_job_becomes_a_workflow_job_event(collector, warehouse):
+def job_payload(conclusion: str = "failure", **changes) -> bytes:
     job = {
-        "id": 55, "run_id": 987654321, "name": "build", "workflow_name": "release", "head_branch": "main",
-        "conclusion": "failure", "started_at": "2025-03-04T10:01:00Z", "completed_at": "2025-03-04T10:01:02.500Z",
-        "runner_name": "ubuntu-1",
+        "id": 55, "run_id": 987654321, "run_attempt": 1, "name": "build", "workflow_name": "release",
+        "head_branch": "main", "conclusion": conclusion, "started_at": "2025-03-04T10:01:00Z",
+        "completed_at": "2025-03-04T10:01:02.500Z", "runner_name": "ubuntu-1", **changes,
     }
-    body = orjson.dumps({"action": "completed", "workflow_job": job})
+    return orjson.dumps({"action": "completed", "workflow_job": job})
+
+
+def test_a_completed_workflow_job_becomes_a_workflow_job_event(collector, warehouse):
+    body = job_payload()
     status, answer = deliver(collector, body, delivery="job-1", event_name="workflow_job")
     assert status == 202 and answer["accepted"] == 1
     assert query(

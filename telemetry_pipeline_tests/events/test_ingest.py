@@ -86,7 +86,7 @@ def test_a_mixed_file_is_counted_exactly_and_bad_lines_are_quarantined(warehouse
         (3, "bad_json"), (6, "bad_timestamp"), (7, "bad_metadata"), (9, "bad_metadata"), (10, "not_object"),
     ]
     assert rejected[1][2] == "bad_timestamp: no UTC offset"
-    assert rejected[2][2] == "bad_metadata: status must be one of success, failure, error"
+    assert rejected[2][2] == "bad_metadata: status must be one of success, failure, error, cancelled"
     assert rejected[3][2] == "bad_metadata: duration_ms must be a number >= 0"
     assert rejected[0][5] == '{"event_type": "provenance.generation", '
     assert rejected[4][5] == "[1,2]"

@@ -149,3 +149,50 @@ def test_weekly_partition(warehouse, instance: DagsterInstance):
     with warehouse.connect() as conn:
         (row,) = status(conn, "week").values()
     assert (row["sli"], row["met"], row["period_end"]) == ("latency_p95", False, monday + timedelta(weeks=1))
+
+
+def test_an_empty_hour_keeps_the_check_of_a_violated_slo_warning_as_the_dashboard_shows(
+    warehouse, instance: DagsterInstance
+):
+    """Hour H violates provenance_generation; the run of the empty hour after it must not say green."""
+    from telemetry_pipeline.apps.dashboard.params import parse_view
+    from telemetry_pipeline.apps.dashboard.queries import slo_status
+
+    with warehouse.connect() as conn:
+        load_events(conn)
+    assert run_partitions([kpi_aggregations_hourly, SLO_HOURLY], warehouse, instance, "2025-03-01-06:00").success
+    result = run_partitions([kpi_aggregations_hourly, SLO_HOURLY], warehouse, instance, "2025-03-01-07:00")
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == SLO_HOURLY.key}
+    violated = checks[check_name("provenance_generation")]
+    assert not violated.passed and violated.severity == AssetCheckSeverity.WARN
+    assert violated.metadata["covers"].value == (
+        "no data in 2025-03-01-07:00; latest evaluated period 2025-03-01-06:00: violated"
+    )
+    assert violated.metadata["violating_periods"].value.splitlines() == [
+        "2025-03-01-06:00 availability=90 (target >= 99.9, n=10)",
+        "2025-03-01-06:00 error_rate=20 (target < 1, n=10)",
+    ]
+    met = checks[check_name("validation")]  # met in 06:00 (2 rows, below the minimum sample)
+    assert met.passed
+    assert met.metadata["covers"].value == (
+        "no data in 2025-03-01-07:00; latest evaluated period 2025-03-01-06:00: met or below the minimum sample"
+    )
+    assert checks[check_name("audit_observer")].metadata["covers"].value == (
+        "no data in 2025-03-01-07:00; never evaluated"
+    )
+    # The dashboard's SLO panel over the same hours shows the same verdicts.
+    view = parse_view({"from": ["2025-03-01T00:00:00Z"], "to": ["2025-03-01T08:00:00Z"], "granularity": ["hour"]},
+                      load_slos(), datetime(2025, 3, 1, 8, tzinfo=UTC))
+    with warehouse.connect() as conn:
+        panel = {(r["slo_name"], r["sli"]): r["status"] for r in slo_status(conn, view, load_slos())["slis"]}
+    assert panel[("provenance_generation", "availability")] == "violated"
+    assert panel[("provenance_generation", "error_rate")] == "violated"
+    # A window with data covers exactly that window.
+    again = run_partitions([SLO_HOURLY], warehouse, instance, "2025-03-01-06:00", "2025-03-01-07:00")
+    window_check = next(e for e in again.get_asset_check_evaluations()
+                        if e.check_name == check_name("provenance_generation"))
+    assert window_check.metadata["covers"].value == (
+        "partitions 2025-03-01-06:00…2025-03-01-07:00: violations in the window this run wrote"
+    )
+    assert window_check.metadata["violations"].value == 2

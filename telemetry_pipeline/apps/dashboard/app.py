@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from telemetry_pipeline.apps.dashboard import queries
+from telemetry_pipeline.apps.dashboard.dead_alerts import dead_alerts
 from telemetry_pipeline.apps.dashboard.params import (
     DEFAULT_MAX_POINTS,
     DEFAULT_RANGE,
@@ -76,6 +77,22 @@ def _plotly_bundle() -> tuple[bytes, bytes]:
 
     raw = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
     return raw, gzip.compress(raw, compresslevel=6)
+
+
+#: What `embed_json` replaces: each character that could end the <script> element, open an HTML
+#: comment or character reference inside it, or end a JavaScript line in older parsers.
+_EMBED_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def embed_json(value: Any) -> str:
+    """`value` as JSON safe inside an HTML <script> element; the one way the page embeds data.
+
+    Escaping only `</` is not enough: `<!--` followed by `<script` inside a script element puts
+    the HTML parser into its "double escaped" state, where the real `</script>` no longer ends
+    the element and the page never runs. As \\u escapes the characters mean the same to
+    JSON.parse, and no text from slos.yaml can change how the HTML around them parses.
+    """
+    return json.dumps(value).translate(_EMBED_ESCAPES)
 
 
 def _catalog_json(catalog: SloCatalog) -> dict[str, Any]:
@@ -171,10 +188,17 @@ def create_app(
 
     def index(request: Request) -> Response:
         catalog = load_slos()
+        bootstrap = _catalog_json(catalog)
+        status = 200
+        try:
+            view_of(request)
+        except ParamError as exc:
+            # The page still loads (its script shows the API's answer in the error box), but a
+            # bad link is a 400 naming the parameter, as on the API.
+            status = 400
+            bootstrap["error"] = {"param": exc.param, "message": exc.message}
         return templates.TemplateResponse(
-            request,
-            "index.html",
-            {"bootstrap": json.dumps(_catalog_json(catalog)).replace("</", "<\\/")},
+            request, "index.html", {"bootstrap": embed_json(bootstrap)}, status_code=status
         )
 
     def plotly_js(request: Request) -> Response:
@@ -219,6 +243,7 @@ def create_app(
             Route("/api/kpis", kpis),
             Route("/api/slo-status", api(queries.slo_status)),
             Route("/api/violations", api(queries.violations)),
+            Route("/api/dead-alerts", api(dead_alerts)),
             Route("/healthz", healthz),
             Route("/static/plotly.min.js", plotly_js),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),

@@ -9,6 +9,7 @@ into a 400 whose body says which one and why.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +36,15 @@ DEFAULT_LIMIT = 100
 LIMIT_BOUNDS = (1, 1000)
 #: A from/to span longer than this is refused: it only makes PostgreSQL read the whole table.
 MAX_SPAN = timedelta(days=3 * 366)
+
+#: from/to must lie in [MIN_TIME, MAX_TIME]: a year inside Python's calendar (years 1..9999) on
+#: each side, so the default from (to - 7 days), the week alignment of the chart's left edge and
+#: the padding of downsampling buckets never step outside it.
+MIN_TIME = datetime(2, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+#: Longer values are refused before parsing (the longest ISO 8601 date-time is ~32 characters).
+MAX_VALUE_LENGTH = 64
+_ASCII_INT = re.compile(r"[+-]?[0-9]{1,12}")
 
 PARAMETERS = frozenset({"granularity", "range", "from", "to", "metric", "group", "slo", "max_points", "limit"})
 _REPEATABLE = frozenset({"metric", "group", "slo"})
@@ -92,24 +102,46 @@ class View:
 
 def iso(ts: datetime) -> str:
     """UTC ISO 8601 with a Z, the one timestamp format of the API's responses."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: %Y drops the leading zeros of years before 1000.
+    return ts.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def _shown(raw: str) -> str:
+    """A value quoted for an error message, cut short when huge."""
+    return repr(raw if len(raw) <= 40 else raw[:40] + "...")
 
 
 def parse_time(param: str, raw: str) -> datetime:
-    """ISO 8601 date or date-time. A date is midnight UTC; a date-time without offset is UTC."""
+    """ISO 8601 date or date-time. A date is midnight UTC; a date-time without offset is UTC.
+
+    Only ASCII digits, at most MAX_VALUE_LENGTH characters, and within [MIN_TIME, MAX_TIME] once
+    converted to UTC (an offset may push a time past the calendar's edge: that is refused here,
+    naming the parameter, rather than overflowing later).
+    """
     text = raw.strip()
+    example = "e.g. 2025-03-01 or 2025-03-01T00:00:00Z"
     if not text:
-        raise ParamError(param, "empty; expected an ISO 8601 date or date-time, e.g. 2025-03-01T00:00:00Z")
+        raise ParamError(param, f"empty; expected an ISO 8601 date or date-time, {example}")
+    if len(text) > MAX_VALUE_LENGTH:
+        raise ParamError(param, f"{len(text)} characters is too long for a date-time; {example}")
+    if not (text.isascii() and text.isprintable()):  # fromisoformat ignores a trailing NUL
+        raise ParamError(
+            param, f"{_shown(raw)} has non-ASCII or control characters; expected an ISO 8601 date-time, {example}"
+        )
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        ts = datetime.fromisoformat(_restore_plus(text))
+            ts = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            ts = datetime.fromisoformat(_restore_plus(text))
+            ts = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ParamError(param, f"{_shown(raw)} is outside the calendar once converted to UTC") from None
     except ValueError:
-        raise ParamError(
-            param, f"{raw!r} is not an ISO 8601 date or date-time (e.g. 2025-03-01 or 2025-03-01T00:00:00Z)"
-        ) from None
-    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
+        raise ParamError(param, f"{_shown(raw)} is not an ISO 8601 date or date-time ({example})") from None
+    if not MIN_TIME <= ts <= MAX_TIME:
+        raise ParamError(param, f"{iso(ts)} is outside the supported range {iso(MIN_TIME)}..{iso(MAX_TIME)}")
+    return ts
 
 
 def _restore_plus(text: str) -> str:
@@ -130,10 +162,10 @@ def default_granularity(span: timedelta) -> str:
 
 def _int(param: str, raw: str, bounds: tuple[int, int]) -> int:
     low, high = bounds
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ParamError(param, f"{raw!r} is not an integer") from None
+    # int() would also take '1_000', Arabic-Indic or full-width digits and 4000-digit strings.
+    if not _ASCII_INT.fullmatch(raw.strip()):
+        raise ParamError(param, f"{_shown(raw)} is not an integer")
+    value = int(raw)
     if not low <= value <= high:
         raise ParamError(param, f"{value} is out of range; expected {low}..{high}")
     return value

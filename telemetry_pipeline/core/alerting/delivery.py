@@ -5,6 +5,11 @@ Rules of the pass:
   pending alerts (when no channel at all is configured, alerts simply stay pending);
 - the first failure of a channel ends that channel for this pass (Slack down must not cost one
   timeout per alert); the failed alert backs off, the others keep their turn for the next tick;
+- a failure that is the alert's own, not the channel's, never ends the channel: a permanent
+  rejection (Slack's invalid_blocks, channel_not_found, not_in_channel, invalid_auth; a
+  message that cannot be built) marks the channel 'dead' on that alert, never retried; an
+  email some recipients refused records them and retries only them; an alert whose payload
+  cannot be rendered is dead on every pending channel. One bad alert never stops the pass;
 - a channel that asked us to wait (429 + Retry-After) is paused for every alert until then;
 - a resolved message goes to a channel only after its violation went there;
 - the pass stops starting new sends after `budget_seconds`, so a tick stays well inside
@@ -28,16 +33,39 @@ from telemetry_pipeline.core.alerting.messages import Message, render
 
 
 class DeliveryFailed(Exception):
-    """A channel could not deliver; `reason` is safe to log (no secrets), `retry_after` in s."""
+    """A channel could not deliver; `reason` is safe to log (no secrets), `retry_after` in s.
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    `permanent`: the channel will never accept this message (the alert is dead on it).
+    `per_alert`: the channel works, only this message failed (keep using it this pass).
+    `accepted` / `refused`: email recipients the server took / refused (address -> reply).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        *,
+        permanent: bool = False,
+        per_alert: bool = False,
+        accepted: list[str] | None = None,
+        refused: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.permanent = permanent
+        self.per_alert = per_alert or permanent
+        self.accepted = accepted or []
+        self.refused = refused or {}
 
 
-#: Sends one rendered alert; returns the channel's reference (Slack ts, email Message-ID).
-Sender = Callable[[Message], str]
+class Sender(Protocol):
+    """Sends one rendered alert; returns the channel's reference (Slack ts, email Message-ID).
+
+    `already`: recipients that accepted this alert on an earlier attempt (email only).
+    """
+
+    def __call__(self, message: Message, already: frozenset[str] = frozenset()) -> str: ...
 
 
 class Channel(Protocol):
@@ -74,7 +102,9 @@ class DeliveryReport:
 
     sent: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # channel -> reason of its failure
-    completed: int = 0  # alerts that reached state 'sent'
+    completed: int = 0  # alerts that reached state 'sent' (or 'dead': finished either way)
+    retrying: int = 0  # channel attempts that failed this pass and are retried later
+    dead: int = 0  # channel attempts given up for good this pass
     pending_left: int = 0
     skipped_channels: list[str] = field(default_factory=list)
     locked_out: bool = False
@@ -82,6 +112,7 @@ class DeliveryReport:
     def summary(self) -> str:
         parts = [f"{n} sent on {c}" for c, n in self.sent.items() if n]
         parts += [f"{c} failing ({reason})" for c, reason in self.failed.items()]
+        parts.append(f"deliveries: {sum(self.sent.values())} sent, {self.retrying} retrying, {self.dead} dead")
         parts.append(f"{self.pending_left} pending")
         return ", ".join(parts)
 
@@ -180,28 +211,85 @@ def _deliver_one(
         parent = alert.parent_states.get(name)
         if parent == "pending":
             continue  # the violation has not reached this channel yet; resolve after it
-        if parent == "skipped":
+        if parent in ("skipped", "dead"):  # the violation never reached this channel: nor does its resolve
             if outbox.mark_channel_skipped(conn, alert, name, now()):
                 report.completed += 1
             continue
         if message is None:
-            message = render(alert.kind, alert.payload)
+            try:
+                message = render(alert.kind, alert.payload)
+            except Exception as exc:  # noqa: BLE001 - a broken payload is this alert's problem only
+                _give_up_everywhere(conn, alert, active, f"message could not be built: {_brief(exc)}", now, log, report)
+                return
         if name not in senders:
             senders[name] = stack.enter_context(channel.open())
         try:
-            reference = senders[name](message)
+            reference = senders[name](message, alert.accepted_recipients() if name == "email" else frozenset())
         except DeliveryFailed as exc:
-            broken.add(name)
-            report.failed[name] = exc.reason
-            next_at = outbox.mark_failed(conn, alert, f"{name}: {exc.reason}", now(), exc.retry_after)
-            if exc.retry_after is not None:
-                outbox.pause_channel(conn, name, next_at, exc.reason)
-            log.warning(
-                "alert %s not delivered on %s: %s; retry at %s (attempt %d)",
-                alert.key, name, exc.reason, f"{next_at:%Y-%m-%d %H:%M:%S}Z", alert.attempts,
-            )
+            _failed(conn, alert, name, exc, broken, now, log, report)
+            continue
+        except Exception as exc:  # noqa: BLE001 - a sender bug must not stop the other alerts
+            _failed(conn, alert, name, DeliveryFailed(f"unexpected error: {_brief(exc)}", per_alert=True),
+                    broken, now, log, report)
             continue
         report.sent[name] = report.sent.get(name, 0) + 1
+        retried = [a for a, r in alert.email_recipients.items() if (r or {}).get("state") != "sent"]
+        if name == "email" and retried:  # the recipients refused before took it this time
+            outbox.record_recipients(conn, alert, retried, {}, now())
         if outbox.mark_channel_sent(conn, alert, name, reference, now()):
             report.completed += 1
 
+
+def _failed(
+    conn: psycopg.Connection,
+    alert: outbox.DueAlert,
+    name: str,
+    exc: DeliveryFailed,
+    broken: set[str],
+    now: Callable[[], datetime],
+    log: logging.Logger | logging.LoggerAdapter,
+    report: DeliveryReport,
+) -> None:
+    """Record one failed attempt: dead for good, or retried (ending the channel's pass if it is down)."""
+    if exc.accepted or exc.refused:
+        outbox.record_recipients(conn, alert, exc.accepted, exc.refused, now())
+    if exc.permanent:
+        report.dead += 1
+        if outbox.mark_channel_dead(conn, alert, name, exc.reason, now()):
+            report.completed += 1
+        log.warning("alert %s is dead on %s (never retried): %s", alert.key, name, exc.reason)
+        return
+    report.retrying += 1
+    if not exc.per_alert:
+        broken.add(name)
+        report.failed[name] = exc.reason
+    next_at = outbox.mark_failed(conn, alert, f"{name}: {exc.reason}", now(), exc.retry_after)
+    if exc.retry_after is not None:
+        outbox.pause_channel(conn, name, next_at, exc.reason)
+    log.warning(
+        "alert %s not delivered on %s: %s; retry at %s (attempt %d)",
+        alert.key, name, exc.reason, f"{next_at:%Y-%m-%d %H:%M:%S}Z", alert.attempts,
+    )
+
+
+def _give_up_everywhere(
+    conn: psycopg.Connection,
+    alert: outbox.DueAlert,
+    active: list[Channel],
+    reason: str,
+    now: Callable[[], datetime],
+    log: logging.Logger | logging.LoggerAdapter,
+    report: DeliveryReport,
+) -> None:
+    """An alert no channel can ever be sent: dead on each of its pending channels."""
+    for channel in active:
+        if alert.states.get(channel.name) == "pending":
+            report.dead += 1
+            if outbox.mark_channel_dead(conn, alert, channel.name, reason, now()):
+                report.completed += 1
+    log.warning("alert %s is dead (never retried): %s", alert.key, reason)
+
+
+def _brief(exc: BaseException) -> str:
+    """An exception for the outbox and the log: its type and first 300 characters."""
+    return f"{type(exc).__name__}: {exc}"[:300]

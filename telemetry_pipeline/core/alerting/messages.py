@@ -1,13 +1,22 @@
 """Alert payload -> what people read: Slack Block Kit with fallback text, email text and HTML.
 
-Everything that comes from data (names, values, tags, URLs) passes through `slack_escape`
-(Slack's three control characters &, <, >) or `html.escape` before it reaches a message, so a
-release tag `<!channel>` shows as text and pings nobody. Links are the only markup we write.
+Everything that comes from data (names, values, tags, URLs) is first made one line of valid
+text (`clean_text`: CR, LF, NUL and other control characters become spaces, lone surrogates
+U+FFFD), then passes through `slack_escape` (Slack's three control characters &, <, >) or
+`html.escape` before it reaches a message, so a release tag `<!channel>` shows as text and pings
+nobody. Links are the only markup we write, and only to http(s) URLs.
+
+Slack rejects a whole message (`invalid_blocks`) when one text is over its limit, so every
+Block Kit text is cut to Slack's documented limits (SLACK_LIMITS) with a visible "…". The cut
+happens after escaping, never inside an entity such as `&amp;` or a character (lengths are
+counted in UTF-16 code units, which is never less than Slack's own count), and a link that
+does not fit is replaced by its label rather than cut mid-URL.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +38,22 @@ BURN_WINDOWS = {
 
 _COMPARATOR_WORDS = {">=": "≥", "<": "<"}
 
+#: Slack Block Kit limits (api.slack.com/reference/block-kit): characters per text object.
+SECTION_TEXT_MAX = 3000
+FIELD_TEXT_MAX = 2000
+HEADER_TEXT_MAX = 150
+CONTEXT_TEXT_MAX = 3000
+FIELDS_MAX = 10
+BLOCKS_MAX = 50
+#: The top-level `text` is the notification and fallback; Slack allows 40,000, people read less.
+FALLBACK_TEXT_MAX = 3000
+ELLIPSIS = "…"
+
+#: C0/C1 control characters and the Unicode line/paragraph separators: never part of one line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+#: Zero-width joiner and variation selectors: meaningless (or a broken emoji) at the end of a cut.
+_DANGLING = "\u200d\ufe0e\ufe0f"
+
 
 @dataclass(frozen=True)
 class Message:
@@ -40,6 +65,43 @@ class Message:
     slack_text: str  # the fallback text, Slack-escaped
     blocks: list[dict[str, Any]]
     html: str
+
+
+def clean_text(text: object) -> str:
+    """Data as one line of valid text: controls (CR, LF, NUL, ...) -> space, lone surrogates -> U+FFFD.
+
+    A CR/LF in an SLO name must not reach an email header, and a lone surrogate cannot be
+    encoded as UTF-8 at all: both would make the message impossible to send.
+    """
+    raw = str(text)
+    if raw.isprintable():  # the common case: no control character, no surrogate
+        return raw
+    valid = raw.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _CONTROL.sub(" ", valid)
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: an emoji outside the BMP counts 2, as in JavaScript."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def fit(escaped: str, limit: int) -> str:
+    """Slack-escaped text cut to at most `limit` UTF-16 units, ending with a visible "…".
+
+    The cut never splits a character or an entity (`&amp;`, `&lt;`, `&gt;`: in escaped text
+    every '&' starts one), and drops a dangling zero-width joiner or variation selector.
+    """
+    if len(escaped) <= limit // 2 or utf16_len(escaped) <= limit:
+        return escaped
+    budget = limit - len(ELLIPSIS)
+    cut = budget  # code points; each is 1 or 2 units, so this is never too short, maybe too long
+    while (excess := utf16_len(escaped[:cut]) - budget) > 0:
+        cut -= (excess + 1) // 2  # an excess of n units is at least ceil(n/2) code points
+    head = escaped[:cut]
+    amp = head.rfind("&")
+    if amp != -1 and ";" not in head[amp:]:
+        head = head[:amp]
+    return head.rstrip(_DANGLING) + ELLIPSIS
 
 
 def slack_escape(text: object) -> str:
@@ -86,7 +148,12 @@ def _ts(value: Any) -> datetime:
 
 
 def render(kind: str, payload: dict[str, Any]) -> Message:
-    """Render one alert of `kind` (violation, resolved, burn_page, burn_ticket) from its payload."""
+    """Render one alert of `kind` (violation, resolved, burn_page, burn_ticket) from its payload.
+
+    Raises (KeyError, ValueError) on a payload that lacks what a message needs; the delivery
+    pass records such an alert as dead instead of letting it stop the tick.
+    """
+    payload = _clean_payload(payload)
     slo, sli, metric = payload["slo"], payload["sli"], payload.get("metric")
     granularity = payload["granularity"]
     start, end = _ts(payload["period_start"]), _ts(payload["period_end"])
@@ -146,10 +213,26 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
         status=status,
         subject=subject,
         text=text,
-        slack_text=slack_escape(f"{subject}: {summary}"),
+        slack_text=fit(slack_escape(f"{subject}: {summary}"), FALLBACK_TEXT_MAX),
         blocks=_blocks(header, summary, facts, link, runbook, payload.get("description")),
         html=_html(subject, summary, facts, link, runbook),
     )
+
+
+def _clean_payload(value: Any) -> Any:
+    """Every string of the payload (nested too) through clean_text; other values as they are."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {k: _clean_payload(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_payload(v) for v in value]
+    return value
+
+
+def is_web_url(url: str | None) -> bool:
+    """Only http(s) URLs become links; anything else (javascript:, file:) is shown as text."""
+    return bool(url) and str(url).lower().startswith(("http://", "https://"))
 
 
 def _burn_text(payload: dict[str, Any]) -> str:
@@ -168,32 +251,51 @@ def _blocks(
     header: str, summary: str, facts: list[tuple[str, str]], link: str, runbook: str | None,
     description: str | None,
 ) -> list[dict[str, Any]]:
-    fields = [{"type": "mrkdwn", "text": f"*{slack_escape(n)}*\n{slack_escape(v)}"} for n, v in facts]
-    links = [f"<{_slack_url(link)}|Open the partition in Dagster>"]
+    fields = [_field(n, v) for n, v in facts][:FIELDS_MAX]
+    links = [_link(link, "Open the partition in Dagster")]
     if runbook:
-        links.append(f"<{_slack_url(runbook)}|Runbook>")
+        links.append(_link(runbook, "Runbook"))
+    links_text = " · ".join(links)
+    if utf16_len(links_text) > SECTION_TEXT_MAX:  # a huge runbook URL: keep its label, not a cut link
+        links_text = " · ".join([links[0], "Runbook (URL too long for Slack; see the email)"])
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": slack_escape(header)[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(summary)}},
-        {"type": "section", "fields": fields[:10]},
+        {"type": "header", "text": {"type": "plain_text", "text": fit(slack_escape(header), HEADER_TEXT_MAX)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": fit(slack_escape(summary), SECTION_TEXT_MAX)}},
+        {"type": "section", "fields": fields},
     ]
     if description:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(description)}]})
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": " · ".join(links)}})
-    return blocks
+        text = fit(slack_escape(description), CONTEXT_TEXT_MAX)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links_text}})
+    return blocks[:BLOCKS_MAX]
+
+
+def _field(name: str, value: str) -> dict[str, str]:
+    """One '*name*\\nvalue' field within Slack's 2,000 characters (the value is what gets cut)."""
+    head = f"*{slack_escape(name)}*\n"
+    return {"type": "mrkdwn", "text": head + fit(slack_escape(value), FIELD_TEXT_MAX - utf16_len(head))}
+
+
+def _link(url: str, label: str) -> str:
+    """`<url|label>` for an http(s) URL; otherwise the label and the (escaped) text of the URL."""
+    if is_web_url(url):
+        return f"<{_slack_url(url)}|{label}>"
+    return f"{label}: {fit(slack_escape(url), 200)}"
 
 
 def _slack_url(url: str) -> str:
-    """A URL inside Slack's <url|label>: escaped, and a '|' (which would end the URL) encoded."""
-    return slack_escape(url.replace("|", "%7C"))
+    """A URL inside Slack's <url|label>: escaped, and '|' and spaces (which would end it) encoded."""
+    return slack_escape(url.replace("|", "%7C").replace(" ", "%20"))
 
 
 def _html(subject: str, summary: str, facts: list[tuple[str, str]], link: str, runbook: str | None) -> str:
     e = html.escape
     rows = "".join(f"<tr><th align=\"left\">{e(n)}</th><td>{e(v)}</td></tr>" for n, v in facts)
     links = f'<a href="{e(link)}">Open the partition in Dagster</a>'
-    if runbook:
+    if runbook and is_web_url(runbook):
         links += f' · <a href="{e(runbook)}">Runbook</a>'
+    elif runbook:
+        links += f" · Runbook: {e(runbook)}"
     return (
         f"<html><body><h2>{e(subject)}</h2><p>{e(summary)}</p>"
         f"<table>{rows}</table><p>{links}</p></body></html>"

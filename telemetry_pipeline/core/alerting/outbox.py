@@ -3,7 +3,10 @@
 Each channel result is committed on its own, right after the channel answered: a message that
 reached Slack is marked sent before anything else happens, so a crash, a failing email server
 or a daemon restart can never make it go out twice. Failures keep the alert pending with an
-exponential backoff (or Slack's Retry-After), so nothing is ever dropped.
+exponential backoff (or Slack's Retry-After), so nothing is ever dropped by a passing outage.
+A permanent rejection (the channel will never accept this message) marks the channel 'dead' on
+the alert with its error instead: never retried, and the alert, once no channel is pending, is
+in state 'dead' (listed on the dashboard) rather than blocking or repeating.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from telemetry_pipeline.core.warehouse import one
 
@@ -51,9 +55,14 @@ class DueAlert:
     resolves_key: str | None
     payload: dict[str, Any]
     attempts: int
-    states: dict[str, str]  # channel -> pending | sent | skipped
+    states: dict[str, str]  # channel -> pending | sent | skipped | dead
     parent_states: dict[str, str] = field(default_factory=dict)  # resolved: its violation's states
     position: tuple[datetime, int] | None = None  # (period_start, id): the delivery order
+    email_recipients: dict[str, Any] = field(default_factory=dict)  # address -> {"state": ...}
+
+    def accepted_recipients(self) -> frozenset[str]:
+        """Email addresses the server already accepted this alert for: never mailed again."""
+        return frozenset(a for a, r in self.email_recipients.items() if (r or {}).get("state") == "sent")
 
 
 @contextmanager
@@ -78,7 +87,7 @@ def due_alerts(
     rows = conn.execute(
         """
         select a.id, a.key, a.kind, a.resolves_key, a.payload, a.attempts, a.slack_state, a.email_state,
-               p.slack_state, p.email_state, a.period_start
+               p.slack_state, p.email_state, a.period_start, a.email_recipients
         from public.slo_alerts a
         left join public.slo_alerts p on p.key = a.resolves_key
         where a.state = 'pending' and a.next_attempt_at <= %(now)s
@@ -94,7 +103,7 @@ def due_alerts(
             id=r[0], key=r[1], kind=r[2], resolves_key=r[3], payload=r[4], attempts=r[5],
             states={"slack": r[6], "email": r[7]},
             parent_states={"slack": r[8], "email": r[9]} if r[8] is not None else {},
-            position=(r[10], r[0]),
+            position=(r[10], r[0]), email_recipients=r[11] or {},
         )
         for r in rows
     ]
@@ -108,6 +117,11 @@ def channel_states(conn: psycopg.Connection, key: str) -> dict[str, str]:
 
 def count_pending(conn: psycopg.Connection) -> int:
     return int(one(conn.execute("select count(*) from public.slo_alerts where state = 'pending'"))[0])
+
+
+def count_dead(conn: psycopg.Connection) -> int:
+    """Alerts some channel gave up on for good (all time): the operator's to-do list."""
+    return int(one(conn.execute("select count(*) from public.slo_alerts where state = 'dead'"))[0])
 
 
 def skip_channel(conn: psycopg.Connection, channel: str) -> int:
@@ -138,12 +152,38 @@ def mark_channel_skipped(conn: psycopg.Connection, alert: DueAlert, channel: str
     return _set_channel(conn, alert.id, channel, "skipped", None, now)
 
 
+def mark_channel_dead(
+    conn: psycopg.Connection, alert: DueAlert, channel: str, error: str, now: datetime
+) -> bool:
+    """A permanent rejection: the channel gives this alert up for good, keeping the error."""
+    alert.states[channel] = "dead"
+    return _set_channel(conn, alert.id, channel, "dead", None, now, f"{channel}: {error}"[:1000])
+
+
+def record_recipients(
+    conn: psycopg.Connection, alert: DueAlert, accepted: list[str], refused: dict[str, str], now: datetime
+) -> None:
+    """Per-recipient email result: accepted ones are never mailed again, refused ones retried."""
+    at = now.isoformat()
+    update = {a: {"state": "sent", "at": at} for a in accepted}
+    update |= {a: {"state": "refused", "error": e[:300], "at": at} for a, e in refused.items()}
+    if not update:
+        return
+    conn.execute(
+        "update public.slo_alerts set email_recipients = email_recipients || %s, updated_at = now() where id = %s",
+        (Jsonb(update), alert.id),
+    )
+    alert.email_recipients = {**alert.email_recipients, **update}
+
+
 def _set_channel(
-    conn: psycopg.Connection, alert_id: int, channel: str, value: str, reference: str | None, now: datetime
+    conn: psycopg.Connection, alert_id: int, channel: str, value: str, reference: str | None, now: datetime,
+    dead_error: str | None = None,
 ) -> bool:
     """One statement (one commit: the delivery pass is on an autocommit connection): set the
-    channel's state, finish the alert when no channel is left pending, and mark the violation
-    a finished resolved message closes as 'resolved'."""
+    channel's state, finish the alert when no channel is left pending ('dead' when a channel
+    gave it up, else 'sent'), and mark the violation a finished resolved message closes as
+    'resolved'."""
     state_col, ref_col = CHANNEL_COLUMNS[channel]
     (other_col,) = (cols[0] for name, cols in CHANNEL_COLUMNS.items() if name != channel)
     row = conn.execute(
@@ -152,7 +192,11 @@ def _set_channel(
             with done as (
               update public.slo_alerts a
               set {state} = %(value)s, {ref} = coalesce(%(ref)s, a.{ref}), updated_at = now(),
-                  state = case when a.{other} <> 'pending' then 'sent' else a.state end,
+                  state = case when a.{other} = 'pending' then a.state
+                               when 'dead' in (%(value)s, a.{other}) then 'dead' else 'sent' end,
+                  dead_error = case when %(dead)s::text is null then a.dead_error
+                                    else concat_ws('; ', a.dead_error, %(dead)s::text) end,
+                  dead_at = case when %(dead)s::text is null then a.dead_at else %(now)s end,
                   sent_at = case when a.{other} <> 'pending' and 'sent' in (%(value)s, a.{other})
                                  then %(now)s else a.sent_at end
               where a.id = %(id)s and a.state = 'pending'
@@ -161,16 +205,16 @@ def _set_channel(
             closed as (
               update public.slo_alerts p set state = 'resolved', updated_at = now()
               from done
-              where done.kind = 'resolved' and done.state = 'sent'
+              where done.kind = 'resolved' and done.state in ('sent', 'dead')
                 and p.key = done.resolves_key and p.state = 'sent'
               returning p.id
             )
             select state, (select count(*) from closed) from done
             """
         ).format(state=sql.Identifier(state_col), ref=sql.Identifier(ref_col), other=sql.Identifier(other_col)),
-        {"value": value, "ref": reference, "now": now, "id": alert_id},
+        {"value": value, "ref": reference, "now": now, "id": alert_id, "dead": dead_error},
     ).fetchone()
-    return row is not None and row[0] == "sent"
+    return row is not None and row[0] in ("sent", "dead")
 
 
 def mark_failed(
@@ -218,7 +262,8 @@ def _finish_complete(conn: psycopg.Connection, alert_id: int | None, now: dateti
     rows = conn.execute(
         """
         update public.slo_alerts
-        set state = 'sent', updated_at = now(),
+        set state = case when 'dead' in (slack_state, email_state) then 'dead' else 'sent' end,
+            updated_at = now(),
             sent_at = case when 'sent' in (slack_state, email_state) then coalesce(%s, now()) end
         where state = 'pending' and slack_state <> 'pending' and email_state <> 'pending'
           and (%s::bigint is null or id = %s::bigint)
@@ -226,7 +271,7 @@ def _finish_complete(conn: psycopg.Connection, alert_id: int | None, now: dateti
         """,
         (now, alert_id, alert_id),
     ).fetchall()
-    closed = [r[1] for r in rows if r[0] == "resolved" and r[1]]
+    closed = [r[1] for r in rows if r[0] == "resolved" and r[1]]  # dead or sent: finished either way
     if closed:
         conn.execute(
             "update public.slo_alerts set state = 'resolved', updated_at = now() "

@@ -169,7 +169,7 @@ join public.slo_status n
   on n.slo_name = v.slo_name and n.sli = v.sli and n.aggregation_period = v.aggregation_period
  and n.period_start = v.period_end and n.met
 {_BUDGET_LATERAL.format(r="v", when="true")}
-where v.kind = 'violation' and v.state in ('pending', 'sent', 'resolved')
+where v.kind = 'violation' and v.state in ('pending', 'sent', 'resolved', 'dead')
   and v.aggregation_period = %(granularity)s
   and v.period_start = any(%(starts)s::timestamptz[])
 on conflict (key) do nothing

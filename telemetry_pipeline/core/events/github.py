@@ -1,13 +1,20 @@
 """GitHub webhook deliveries -> telemetry events (workflow_run and workflow_job).
 
 A completed workflow run becomes a `workflow.run` event, a completed job a `workflow.job` event
-(stored and counted in event_count/error_rate; no other KPI reads it). The delivery's
-X-GitHub-Delivery GUID is the event_id, so GitHub's redelivery of the same delivery is stored
-once. Status comes from the conclusion:
+(stored and counted in event_count/error_rate; no other KPI reads it).
+
+The event_id is the natural key `github:<event>:<run or job id>:<run attempt>`, not the delivery
+GUID: the same run reaches us once per webhook that watches it (a repository's and its
+organisation's, with two GUIDs) and again on "Redeliver", and must be stored once; a re-run is a
+new attempt and a new event. The first delivery's GUID is kept in metadata.delivery_id.
+
+Status comes from the conclusion (SPEC section 3):
 
   success                          -> success
-  failure, timed_out, cancelled    -> failure
-  startup_failure                  -> error   (the workflow could not start: the step could not run)
+  failure                          -> failure
+  timed_out, startup_failure       -> error     (the step could not run to a result)
+  cancelled                        -> cancelled (e.g. superseded by `cancel-in-progress`; GitHub
+                                                 shows it grey: counted in event_count only)
   neutral, skipped, stale, action_required, none
                                    -> not recorded (the workflow did not run to a result, so it
                                       says nothing about success or availability)
@@ -26,9 +33,9 @@ from telemetry_pipeline.core.events.validation import InvalidEvent, parse_timest
 CONCLUSION_STATUS = {
     "success": "success",
     "failure": "failure",
-    "timed_out": "failure",
-    "cancelled": "failure",
+    "timed_out": "error",
     "startup_failure": "error",
+    "cancelled": "cancelled",
 }
 SIGNATURE_PREFIX = "sha256="
 
@@ -58,18 +65,20 @@ class _Kind:
     started_key: str
     finished_key: str
     run_id_key: str
+    #: key of the object's own id: with run_attempt, what identifies one result of it
+    id_key: str
     #: metadata key -> key in the webhook object
     fields: tuple[tuple[str, str], ...]
 
 
 _KINDS = {
     "workflow_run": _Kind(
-        "workflow.run", "run_started_at", "updated_at", "id",
+        "workflow.run", "run_started_at", "updated_at", "id", "id",
         (("workflow", "name"), ("workflow_id", "workflow_id"), ("run_number", "run_number"),
          ("run_attempt", "run_attempt"), ("trigger", "event")),
     ),
     "workflow_job": _Kind(
-        "workflow.job", "started_at", "completed_at", "run_id",
+        "workflow.job", "started_at", "completed_at", "run_id", "id",
         (("job", "name"), ("job_id", "id"), ("workflow", "workflow_name"), ("run_attempt", "run_attempt"),
          ("runner", "runner_name")),
     ),
@@ -107,15 +116,31 @@ def event_from_delivery(event_name: str | None, payload: Any, delivery_id: str) 
         "repository": repository.get("full_name") if isinstance(repository, dict) else None,
         "html_url": obj.get("html_url"),
         "source": "github",
+        "delivery_id": delivery_id,
     }
     return {
         "event_type": kind.event_type,
         "event_timestamp": finished.isoformat(),
         "run_id": obj.get(kind.run_id_key),
         "tag": obj.get("head_branch"),
-        "event_id": delivery_id,
+        "event_id": natural_key(name, obj, kind.id_key),
         "metadata": metadata,
     }
+
+
+def natural_key(name: str, obj: dict, id_key: str) -> str:
+    """`github:<event>:<id>:<attempt>`: one stored event per result, however many deliveries.
+
+    A payload without run_attempt (older GitHub Enterprise Server) is attempt 1.
+    """
+    parts = []
+    for key, default in ((id_key, None), ("run_attempt", 1)):
+        value = obj.get(key)
+        value = default if value is None else value
+        if type(value) is not int or value < 0:
+            raise InvalidEvent("bad_github_payload", f"{name}.{key} is missing or not a non-negative integer")
+        parts.append(str(value))
+    return f"github:{name}:{parts[0]}:{parts[1]}"
 
 
 def _time(obj: dict, name: str, key: str) -> datetime:

@@ -13,15 +13,24 @@ the quarantine table groups by and what the ingest summary counts, so they never
   bad_event_type not a non-empty string of at most 200 characters
   bad_timestamp  not an ISO 8601 string, no UTC offset, or out of range
   bad_run_id     not an integer (JSON integer, integral number or digit string) in bigint range
+                 (-9223372036854775808 .. 9223372036854775807)
   bad_tag        not a string
-  bad_metadata   not an object, status not success/failure/error, duration_ms or
-                 artifact_size_bytes not a number >= 0 (JSON number or numeric string)
+  bad_metadata   not an object, status not success/failure/error/cancelled, duration_ms or
+                 artifact_size_bytes not a number >= 0 (JSON number or numeric string) that the
+                 KPIs can read (at most 1e300 and 64 characters written out, as sql/0001's
+                 telemetry_try_float8), or a number anywhere in metadata that PostgreSQL's
+                 numeric (hence jsonb) cannot hold
   bad_event_id   not a non-empty string of at most 200 characters
   bad_text       text PostgreSQL cannot store: a NUL character or a lone UTF-16 surrogate
 
 The hot path is orjson (about ten times faster than the standard library here, which is what lets
-`ingest` keep up with COPY); the standard library is the fallback for the few documents orjson
-refuses although they are JSON (numbers beyond double range) and for its clearer error messages.
+`ingest` keep up with COPY). orjson rounds what a double cannot hold (integers beyond 64 bits, long
+mantissas, exponents beyond double range), so a document with a run of 16 digits or a 3-digit
+exponent anywhere (a C-speed scan of the text) takes the exact path instead: the standard library
+with every number beyond 18 digits or with a fraction/exponent read as a `Decimal`, never as a
+Python int (whose construction is quadratic) nor a float. Every check on a number then looks at
+its exponent and digit count first, so it costs time linear in the text, whatever the exponent
+(`1e300000` is rejected in microseconds, not seconds).
 Keys not in the wire format are ignored, so producers can add fields without breaking.
 """
 
@@ -30,12 +39,13 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 import orjson
 
-STATUSES = ("success", "failure", "error")
+#: `cancelled` (SPEC section 3) is stored and counted in event_count, and in no other KPI sample.
+STATUSES = ("success", "failure", "error", "cancelled")
 _STATUS_SET = frozenset(STATUSES)
 MAX_EVENT_TYPE_CHARS = 200
 MAX_EVENT_ID_CHARS = 200
@@ -46,6 +56,15 @@ _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 #: a string the KPIs count (and one they would skip is refused here, with a reason).
 _NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?\s*\Z")
 _INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]{1,19}\s*\Z")
+#: What orjson may round: a run of 16 digits (beyond a double's exact digits) or a 3-digit exponent.
+_NEEDS_EXACT = re.compile(rb"[0-9]{16}|[eE][+-]?[0-9]{3}")
+#: PostgreSQL numeric (and jsonb numbers): < 10^131072, at most 16383 digits after the point.
+PG_NUMERIC_MAX_ADJUSTED = 131071
+PG_NUMERIC_MAX_SCALE = 16383
+#: sql/0001 telemetry_try_float8 reads at most 64 characters and at most 1e300.
+_KPI_NUMBER_MAX_CHARS = 64
+_KPI_NUMBER_MAX = Decimal("1e300")
+_EXACT_INT_DIGITS = 18  # shorter digit strings become Python ints (cheap), longer ones Decimals
 _DETAIL_CHARS = 80
 
 
@@ -80,18 +99,29 @@ def parse_event(raw: bytes, *, default_timestamp: datetime | None = None) -> Eve
 
 
 def decode_json(raw: bytes) -> Any:
-    """JSON text -> Python value, or InvalidEvent(bad_encoding / bad_json)."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
+    """JSON text -> Python value, or InvalidEvent(bad_encoding / bad_json).
+
+    Numbers come back exact: ints and floats from orjson where it cannot have rounded, else
+    Decimals (or `HugeNumber` for an exponent beyond what even Decimal takes), which
+    `validate_event` range-checks by exponent before any conversion.
+    """
+    if not _NEEDS_EXACT.search(raw):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            run_id = value.get("run_id") if type(value) is dict else None
+            if type(run_id) is not float or abs(run_id) < 2.0**53:
+                return value
+            # an integral-looking float beyond 2^53 may have been rounded: read the text exactly
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidEvent("bad_encoding", f"not valid UTF-8 at byte {exc.start}") from None
     try:
         # Exact numbers: orjson refuses numbers beyond double range, which JSON allows.
-        return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+        return json.loads(text, parse_float=_exact_number, parse_int=_exact_int, parse_constant=_no_constants)
     except RecursionError:
         raise InvalidEvent("bad_json", "nested too deeply") from None
     except ValueError as exc:
@@ -100,6 +130,29 @@ def decode_json(raw: bytes) -> Any:
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
+
+
+class HugeNumber:
+    """A JSON number whose exponent is beyond even Decimal's (18 digits); always out of range.
+
+    Not a str subclass: orjson would serialise one as a string."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _exact_number(text: str) -> Decimal | HugeNumber:
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # the exponent has more than 18 digits
+        return HugeNumber(text)
+
+
+def _exact_int(text: str) -> int | Decimal:
+    # int("9" * 10_000) is quadratic (and refused beyond 4300 digits); Decimal is linear and exact
+    return int(text) if len(text) <= _EXACT_INT_DIGITS else Decimal(text)
 
 
 def validate_event(obj: Any, *, default_timestamp: datetime | None = None) -> Event:
@@ -151,8 +204,8 @@ def validate_event(obj: Any, *, default_timestamp: datetime | None = None) -> Ev
         raise InvalidEvent("bad_metadata", f"status must be one of {', '.join(STATUSES)}")
     for field in NUMERIC_METADATA_FIELDS:
         value = metadata.get(field)
-        if value is not None and not _is_non_negative_number(value):
-            raise InvalidEvent("bad_metadata", f"{field} must be a number >= 0")
+        if value is not None:
+            _check_kpi_number(field, value)
 
     event_id = get("event_id")
     if event_id is not None:
@@ -191,11 +244,15 @@ def _integer(value: Any) -> int:
     kind = type(value)
     if kind is int:
         number = value
-    elif kind is float or kind is Decimal:  # 42.0 is an integer (as in JSON Schema)
-        if (kind is Decimal and not value.is_finite()) or value != int(value):
+    elif kind is float:  # 42.0 is an integer (as in JSON Schema); orjson floats are finite
+        if value != int(value):
             raise InvalidEvent("bad_run_id", "must be an integer")
         number = int(value)
-    elif kind is str and _INTEGER_TEXT.match(value):
+    elif kind is Decimal:
+        number = _decimal_integer(value)
+    elif kind is HugeNumber:
+        raise InvalidEvent("bad_run_id", "out of the 64-bit integer range")
+    elif kind is str and len(value) <= _KPI_NUMBER_MAX_CHARS and _INTEGER_TEXT.match(value):
         number = int(value)
     else:
         raise InvalidEvent("bad_run_id", f"must be an integer, got {_json_type(value)}")
@@ -204,16 +261,71 @@ def _integer(value: Any) -> int:
     return number
 
 
-def _is_non_negative_number(value: Any) -> bool:
+def _decimal_integer(value: Decimal) -> int:
+    """An integral Decimal in bigint range -> int, judged by its exponent before converting."""
+    if not value.is_finite():
+        raise InvalidEvent("bad_run_id", "must be an integer")
+    if value.is_zero():
+        return 0
+    if value.adjusted() > 18:  # 10^19 > bigint max: int() of 1e300000 would take seconds
+        raise InvalidEvent("bad_run_id", "out of the 64-bit integer range")
+    if value.adjusted() < 0 or value != value.to_integral_value():
+        raise InvalidEvent("bad_run_id", "must be an integer")
+    return int(value)
+
+
+def _check_kpi_number(field: str, value: Any) -> None:
+    """duration_ms / artifact_size_bytes: a number >= 0 that telemetry_try_float8 reads back.
+
+    What the SQL would turn into NULL (more than 64 characters as PostgreSQL writes it, beyond
+    1e300) is refused here, so an accepted event is an event the KPIs count.
+    """
     kind = type(value)
     if kind is int or kind is float:  # orjson floats are always finite; bool is not int here
-        return value >= 0
-    if kind is Decimal:
-        return value.is_finite() and value >= 0
-    if kind is str and _NUMERIC_TEXT.match(value):
-        number = float(value)
-        return 0 <= number < float("inf")
-    return False
+        if value < 0:
+            raise InvalidEvent("bad_metadata", f"{field} must be a number >= 0")
+        if value < 1e40 and (kind is int or value == 0 or value >= 1e-40):
+            return
+        number = Decimal(value) if kind is int else Decimal(repr(value))
+    elif kind is Decimal:
+        number = value
+    elif kind is str and len(value) <= _KPI_NUMBER_MAX_CHARS and _NUMERIC_TEXT.match(value):
+        # (length first: the pattern backtracks quadratically over a long run of digits)
+        number = Decimal(value.strip())
+    else:
+        raise InvalidEvent("bad_metadata", f"{field} must be a number >= 0")
+    if number < 0:
+        raise InvalidEvent("bad_metadata", f"{field} must be a number >= 0")
+    if kind is not str and (number > _KPI_NUMBER_MAX or _pg_text_length(number) > _KPI_NUMBER_MAX_CHARS):
+        raise InvalidEvent(
+            "bad_metadata",
+            f"{field} is out of the KPIs' range (at most 1e300 and {_KPI_NUMBER_MAX_CHARS} digits written out)",
+        )
+    if kind is str and number > _KPI_NUMBER_MAX:
+        raise InvalidEvent("bad_metadata", f"{field} is out of the KPIs' range (at most 1e300)")
+
+
+def _pg_text_length(number: Decimal) -> int:
+    """Characters of PostgreSQL's numeric text (no exponent: integer digits, point, scale digits),
+    from the exponent alone (callers bound the exponent first, so this stays cheap)."""
+    if not number.is_finite() or not _pg_numeric_ok(number):
+        return _KPI_NUMBER_MAX_CHARS + 1
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n'/'N'/'F' mark NaN and infinity, refused above already
+        return _KPI_NUMBER_MAX_CHARS + 1
+    scale = max(0, -exponent)
+    integer_digits = max(1, number.adjusted() + 1) if not number.is_zero() else 1
+    return (number < 0) + integer_digits + (scale + 1 if scale else 0)
+
+
+def _pg_numeric_ok(number: Decimal) -> bool:
+    """Whether PostgreSQL's numeric stores this value (its range and display-scale limits)."""
+    exponent = number.as_tuple().exponent
+    if type(exponent) is not int or -exponent > PG_NUMERIC_MAX_SCALE:
+        return False
+    if number.is_zero():  # PostgreSQL takes zeros up to huge exponents; we keep to the range
+        return exponent <= PG_NUMERIC_MAX_ADJUSTED
+    return number.adjusted() <= PG_NUMERIC_MAX_ADJUSTED
 
 
 def _check_text(field: str, value: str) -> None:
@@ -231,10 +343,33 @@ def _metadata_json(metadata: dict) -> bytes:
     try:
         out = orjson.dumps(metadata)
     except (orjson.JSONEncodeError, TypeError):
+        _check_numbers(metadata)  # only the exact path yields Decimals (or HugeNumbers)
         out = _dumps_exact(metadata)  # Decimals from the exact path, nesting beyond orjson's limit
     if b"\\u0000" in out and _contains_nul(metadata):
         raise InvalidEvent("bad_text", "metadata contains a NUL character (\\u0000), which jsonb cannot store")
     return out
+
+
+def _check_numbers(value: Any, path: str = "metadata") -> None:
+    """Every number PostgreSQL's jsonb (numeric) cannot hold is refused before COPY, with where.
+
+    Otherwise one such value fails the whole COPY: a 500 at the collector, and a row-by-row
+    replay of the chunk at ingest.
+    """
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend((f"{where}.{key}", v) for key, v in item.items())
+        elif kind is list:
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))
+        elif kind is HugeNumber or (kind is Decimal and not _pg_numeric_ok(item)):
+            raise InvalidEvent(
+                "bad_metadata",
+                f"{_clip(where)} is out of PostgreSQL's numeric range (below 1e131072, "
+                f"at most {PG_NUMERIC_MAX_SCALE} digits after the point)",
+            )
 
 
 def _dumps_exact(value: Any) -> bytes:
@@ -274,7 +409,7 @@ def _json_type(value: Any) -> str:
         return "null"
     if type(value) is bool:
         return "a boolean"
-    if type(value) in (int, float, Decimal):
+    if type(value) in (int, float, Decimal, HugeNumber):
         return "a number"
     if type(value) is str:
         return "a string"

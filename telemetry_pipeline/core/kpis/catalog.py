@@ -37,6 +37,10 @@ class Metric:
     event_type: str | None = None  # EVENTS: restrict the sample to this event_type (None = all)
     column: str | None = None  # AVG / P95: the numeric column
     where: str | None = None  # RATE: the numerator's condition (a key of CONDITIONS)
+    #: EVENTS: whether status `cancelled` is in the sample. SPEC section 3: only event_count
+    #: counts cancelled steps; they gave no result, so every rate, availability and duration
+    #: (and error_rate's denominator) leaves them out.
+    counts_cancelled: bool = False
 
     def __post_init__(self) -> None:
         """Each metric is checked when the catalog is built, so a bad one fails on import."""
@@ -138,7 +142,7 @@ METRICS: tuple[Metric, ...] = (
            "Mean workflow run time", "workflow.run", column="duration_ms"),
     Metric("api_avg_response_time_ms", E, Agg.AVG, "ms", "operational",
            "Mean API response time", "api.request", column="duration_ms"),
-    Metric("event_count", E, Agg.COUNT, "count", "operational", "All telemetry events"),
+    Metric("event_count", E, Agg.COUNT, "count", "operational", "All telemetry events", counts_cancelled=True),
     Metric("error_rate", E, Agg.RATE, "percent", "operational",
            "Share of all events whose step could not run", where="error"),
 )

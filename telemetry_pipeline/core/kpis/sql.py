@@ -43,6 +43,8 @@ def _sample_condition(metric: Metric) -> sql.Composable:
     parts: list[sql.Composable] = []
     if metric.event_type is not None:
         parts.append(sql.SQL("event_type = {}").format(sql.Literal(metric.event_type)))
+    if metric.source is Source.EVENTS and not metric.counts_cancelled:
+        parts.append(sql.SQL("status is distinct from 'cancelled'"))
     if metric.agg in (Agg.AVG, Agg.P95):
         parts.append(sql.SQL("{} is not null").format(sql.Identifier(metric.value_column)))
     return sql.SQL(" and ").join(parts) if parts else sql.SQL("true")

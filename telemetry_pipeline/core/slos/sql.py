@@ -143,6 +143,8 @@ class SloWindowResult(WindowResult):
     #: slo -> unmet rows too small to count as violations
     small_sample_unmet: dict[str, int] = field(default_factory=dict)
     burn_alerts: dict[str, int] = field(default_factory=dict)
+    #: the SLOs with at least one slo_status row in the window
+    slos_with_rows: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,7 @@ def _summarise(conn: psycopg.Connection, catalog: SloCatalog, result: SloWindowR
         "listed": MAX_LISTED_VIOLATIONS,
     }
     for slo_name, unmet, violations, small in conn.execute(_COUNTS, params):
+        result.slos_with_rows.add(slo_name)
         result.unmet += unmet
         if violations:
             result.violation_counts[slo_name] = violations

@@ -3,6 +3,11 @@
 Messages are multipart (plain text + HTML) and carry `Auto-Submitted: auto-generated`
 (RFC 3834) so vacation responders and ticket systems do not answer them. The SMTP password is a
 Dagster EnvVar; errors name the server, never the credentials.
+
+ALERT_EMAIL_TO is an RFC 5322 address list (`"Dev, Team" <dev@x>, ops@x`; ';' separates too);
+a value that does not parse stops start-up naming the variable. The server's answer is kept
+per recipient: one it refuses (550) is recorded with the reply and retried, the ones it accepted
+are never mailed that alert again.
 """
 
 from __future__ import annotations
@@ -12,14 +17,14 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
 
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 from telemetry_pipeline.core import settings as env
 from telemetry_pipeline.core.alerting.delivery import DeliveryFailed, Sender
-from telemetry_pipeline.core.alerting.messages import Message
+from telemetry_pipeline.core.alerting.messages import Message, clean_text
 
 
 class EmailAlertResource(ConfigurableResource):
@@ -28,31 +33,46 @@ class EmailAlertResource(ConfigurableResource):
     host: str = Field(default="", description="SMTP server (SMTP_HOST); empty = email off.")
     port: int = Field(default=25, description="SMTP port (SMTP_PORT).")
     sender: str = Field(default="", description="From address (SMTP_FROM).")
-    recipients: str = Field(default="", description="Comma-separated To addresses (ALERT_EMAIL_TO).")
+    recipients: str = Field(default="", description="To addresses, an RFC 5322 address list (ALERT_EMAIL_TO).")
     username: str = Field(default="", description="SMTP login (SMTP_USERNAME), optional.")
     password: str = Field(default="", description="SMTP password (SMTP_PASSWORD), optional.")
     starttls: bool = Field(default=False, description="Upgrade with STARTTLS (SMTP_STARTTLS).")
     timeout_seconds: float = Field(default=10.0, description="Connect/command timeout.")
 
     def recipient_list(self) -> list[str]:
-        return [r.strip() for r in self.recipients.split(",") if r.strip()]
+        """The envelope addresses (dev@x) of ALERT_EMAIL_TO, in order, each once."""
+        return [address for _name, address in parse_recipients(self.recipients)]
+
+    def to_header(self) -> str:
+        """The To header: every configured recipient with its display name."""
+        return ", ".join(formataddr(pair) for pair in parse_recipients(self.recipients))
 
     def is_configured(self) -> bool:
-        return bool(self.host and self.sender and self.recipient_list())
+        return bool(self.host and self.sender and self._recipients_or_error()[0])
 
     def not_configured_reason(self) -> str:
+        recipients, error = self._recipients_or_error()
+        if error:  # changed to garbage while running: email is off, Slack goes on
+            return f"email alerts are off: {error}"
         missing = [
             n for n, v in ((env.SMTP_HOST, self.host), (env.SMTP_FROM, self.sender),
-                           (env.ALERT_EMAIL_TO, self.recipient_list())) if not v
+                           (env.ALERT_EMAIL_TO, recipients)) if not v
         ]
         return f"email alerts are off: {' and '.join(missing)} not set"
+
+    def _recipients_or_error(self) -> tuple[list[str], str | None]:
+        """The recipients, or none and why: a bad list must not stop the other channel's pass."""
+        try:
+            return self.recipient_list(), None
+        except ValueError as exc:
+            return [], str(exc)
 
     def build(self, message: Message) -> EmailMessage:
         """The email of one rendered alert (text and HTML alternatives)."""
         email = EmailMessage()
-        email["Subject"] = message.subject
+        email["Subject"] = clean_text(message.subject)  # a CR/LF would be a header injection
         email["From"] = self.sender
-        email["To"] = ", ".join(self.recipient_list())
+        email["To"] = self.to_header()
         email["Date"] = formatdate(localtime=False, usegmt=True)
         domain = self.sender.rpartition("@")[2] or None
         email["Message-ID"] = make_msgid(domain=domain)
@@ -68,9 +88,17 @@ class EmailAlertResource(ConfigurableResource):
         session: smtplib.SMTP | None = None
         where = f"SMTP {self.host}:{self.port}"
 
-        def send(message: Message) -> str:
+        def send(message: Message, already: frozenset[str] = frozenset()) -> str:
             nonlocal session
-            email = self.build(message)
+            recipients = [r for r in self.recipient_list() if r not in already]
+            if not recipients:
+                return ""  # every recipient accepted it on an earlier attempt
+            try:
+                email = self.build(message)
+                email.as_bytes()  # fails here, on this message only, if a header cannot be encoded
+            except Exception as exc:  # noqa: BLE001 - this message can never be sent as it is
+                raise DeliveryFailed(f"the email could not be built: {type(exc).__name__}: {exc}"[:300],
+                                     permanent=True) from None
             try:
                 if session is None:
                     session = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)
@@ -80,17 +108,56 @@ class EmailAlertResource(ConfigurableResource):
                         session.ehlo()
                     if self.username:
                         session.login(self.username, self.password)
-                session.send_message(email, from_addr=self.sender, to_addrs=self.recipient_list())
+                refused = session.send_message(email, from_addr=self.sender, to_addrs=recipients)
+            except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused; the session is fine
+                raise _refusal(where, [], exc.recipients, len(recipients)) from None
             except Exception as exc:  # noqa: BLE001 - SMTP, socket, TLS or encoding: stay pending
                 _close(session)
                 session = None
                 raise DeliveryFailed(f"{where}: {type(exc).__name__}: {_safe(exc)}") from None
+            if refused:
+                accepted = [r for r in recipients if r not in refused]
+                raise _refusal(where, accepted, refused, len(recipients))
             return str(email["Message-ID"])
 
         try:
             yield send
         finally:
             _close(session)
+
+
+def _refusal(where: str, accepted: list[str], refused: dict, asked: int) -> DeliveryFailed:
+    """Some recipients refused: a per-alert failure naming each with the server's reply."""
+    replies = {addr: _reply(code, text) for addr, (code, text) in refused.items()}
+    listed = "; ".join(f"{addr} ({reply})" for addr, reply in replies.items())
+    return DeliveryFailed(f"{where}: {len(replies)} of {asked} recipients refused: {listed}"[:1000],
+                          per_alert=True, accepted=accepted, refused=replies)
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {decoded}"[:300]
+
+
+def parse_recipients(raw: str, variable: str = env.ALERT_EMAIL_TO) -> list[tuple[str, str]]:
+    """(display name, address) pairs of an RFC 5322 address list, each address once.
+
+    ';' separates like ',' (what people type, and what groups end with). Anything that is not
+    a plain local@domain address raises ValueError naming `variable`.
+    """
+    pairs: list[tuple[str, str]] = []
+    for name, address in getaddresses([raw]):
+        if not name and not address:
+            continue  # an empty element: 'a@x,, b@x' or the separator of 'a@x; b@x'
+        local, at, domain = address.rpartition("@")
+        if not (at and local and domain) or any(ch.isspace() or ch in '<>,;"' for ch in address):
+            raise ValueError(f"{variable}: {clean_text(name or address or raw)!r} is not an email address "
+                             f"(expected an RFC 5322 address list, e.g. '\"Dev, Team\" <dev@example.org>, ops@example.org')")
+        if all(address.lower() != a.lower() for _n, a in pairs):
+            pairs.append((name, address))
+    if raw.strip() and not pairs:
+        raise ValueError(f"{variable}={clean_text(raw)!r} holds no email address")
+    return pairs
 
 
 def _safe(exc: BaseException) -> str:
@@ -114,6 +181,8 @@ def email_from_env() -> EmailAlertResource:
     """The resource as the environment configures it; SMTP_PASSWORD stays a Dagster EnvVar."""
     current = env.current()
     current.validate(("smtp_port", "smtp_starttls"))
+    if current.is_set(env.ALERT_EMAIL_TO):
+        parse_recipients(current.environ[env.ALERT_EMAIL_TO])  # an unparsable list stops start-up here
 
     def var(name: str) -> str:
         return EnvVar(name) if current.is_set(name) else ""

@@ -26,6 +26,14 @@ from telemetry_pipeline.core.alerting.messages import Message
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
 #: Slack says to wait when it answers 429 without a Retry-After header; we wait this long.
 DEFAULT_RETRY_AFTER_SECONDS = 30.0
+#: Slack API errors that no retry can fix: the alert is dead on Slack (recorded, never retried).
+#: invalid_blocks is this message's own; the others are the configuration's, and are also dead
+#: so a wrong channel or a revoked token does not retry every alert forever (docs/alerting.md).
+PERMANENT_ERRORS = frozenset({
+    "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text",
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
+    "account_inactive", "token_revoked", "missing_scope",
+})
 
 
 class SlackAlertResource(SlackResource):
@@ -58,7 +66,7 @@ class SlackAlertResource(SlackResource):
         """A function posting one rendered alert; raises DeliveryFailed with a safe reason."""
         client = self.get_client()
 
-        def post(message: Message) -> str:
+        def post(message: Message, already: frozenset[str] = frozenset()) -> str:
             try:
                 response = client.chat_postMessage(
                     channel=self.channel,
@@ -100,6 +108,8 @@ def _api_failure(exc: SlackApiError) -> DeliveryFailed:
         error = None
     if status is not None and status >= 500:
         return DeliveryFailed(f"Slack server error (HTTP {status})")
+    if isinstance(error, str) and error in PERMANENT_ERRORS:
+        return DeliveryFailed(f"Slack rejected the message (HTTP {status}): {error}", permanent=True)
     return DeliveryFailed(f"Slack API error (HTTP {status}): {error or 'unknown'}")
 
 

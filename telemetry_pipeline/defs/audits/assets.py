@@ -3,6 +3,11 @@
 The asset is an observable source: Dagster does not write it, it records data versions for the
 hours that recently changed (row count and latest created_at), so lineage shows where audit KPIs
 come from and a changed hour is visible as a new version.
+
+Nobody has to press "Observe": `slsa_audit_observation_schedule` (on by default) observes it every
+hour at HH:03, just before the hourly KPI run, and `telemetry-pipeline dev` observes it once at
+start-up, so the UI never shows "Never observed" while audits exist. The schedule belongs to this
+stage, so it is defined here, beside the asset.
 """
 
 
@@ -11,9 +16,13 @@ from functools import cache
 
 from dagster import (
     AssetsDefinition,
+    AssetSelection,
     DataVersionsByPartition,
+    DefaultScheduleStatus,
     Definitions,
+    ScheduleDefinition,
     TimeWindowPartitionsDefinition,
+    define_asset_job,
     definitions,
     observable_source_asset,
 )
@@ -54,9 +63,31 @@ def _slsa_audit_metrics(partitions: TimeWindowPartitionsDefinition) -> AssetsDef
     )
 
 
+OBSERVATION_JOB_NAME = "slsa_audit_observation_job"
+
+#: HH:03 UTC: two minutes before the hourly KPI schedule (Granularity.HOUR.schedule), so the audits
+#: of the hour that just closed are versioned before its KPIs are computed from them.
+OBSERVATION_CRON = "3 * * * *"
+
+observation_job = define_asset_job(
+    OBSERVATION_JOB_NAME,
+    selection=AssetSelection.assets("slsa_audit_metrics"),
+    description="Observe slsa_audit_metrics: a data version per hour changed in the last 48 hours.",
+)
+
+observation_schedule = ScheduleDefinition(
+    name="slsa_audit_observation_schedule",
+    job=observation_job,
+    cron_schedule=OBSERVATION_CRON,
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Hourly observation of the audit observer's table (HH:03 UTC).",
+)
+
+
 @definitions
 def defs() -> Definitions:
-    return Definitions(assets=[build_slsa_audit_metrics()])
+    return Definitions(assets=[build_slsa_audit_metrics()], schedules=[observation_schedule])
 
 
 __getattr__ = lazy_attributes(__name__, {"slsa_audit_metrics": build_slsa_audit_metrics})

@@ -7,6 +7,7 @@ period that just closed, at the time `Granularity.schedule` names:
   hourly  at HH:05 UTC         the previous hour   (raw_events, kpi_aggregations_hourly, slo_status_hourly)
   daily   at 00:10 UTC         the previous day    (kpi_aggregations_daily, slo_status_daily)
   weekly  Monday 00:20 UTC     the previous week   (kpi_aggregations_weekly, slo_status_weekly)
+The audit table's observation schedule (HH:03 UTC) is the audits stage's own (defs/audits/).
 The few minutes of delay let in-flight events of the closing period land first; events that
 arrive later still are picked up by the late-data sensor (defs/cadence/late_data.py).
 """

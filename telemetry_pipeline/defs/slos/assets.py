@@ -1,15 +1,13 @@
 """slo_status_{hourly,daily,weekly}: every SLI of the SLO catalog per KPI period, one SQL pass per run.
 
 The assets are built from the catalog (slos.yaml) by `build_slo_assets` when the code location
-loads (the `defs` function below): each SLO becomes an asset check, so a bad catalog stops the code location from
-loading and a good one shows red/green per SLO on every run. Nothing is read at import time.
+loads (the `defs` function below): each SLO becomes an asset check (defs/slos/checks.py says what
+a result covers), so a bad catalog stops the code location from loading and a good one shows a
+result per SLO on every run. Nothing is read at import time.
 """
 
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -22,60 +20,20 @@ from dagster import (
 
 from telemetry_pipeline.core.granularity import Granularity, partition_key_for
 from telemetry_pipeline.core.slos.config import SloCatalog, load_slos
-from telemetry_pipeline.core.slos.sql import SloWindowResult, Violation, replace_window
+from telemetry_pipeline.core.slos.sql import SloWindowResult, replace_window
 from telemetry_pipeline.defs.assets_common import KINDS, OWNERS, RETRY, beta_parameters, granularity_tags
 from telemetry_pipeline.defs.partition_metadata import add_metadata_by_partition
 from telemetry_pipeline.defs.partitions import partitions_for
+from telemetry_pipeline.defs.slos.checks import (
+    check_name,
+    check_results,
+    check_specs,
+    latest_periods,
+    slos_without_rows,
+)
+
+__all__ = ["build_slo_asset", "build_slo_assets", "check_name"]
 from telemetry_pipeline.defs.resources import WarehouseResource
-
-
-def check_name(slo_name: str) -> str:
-    """The asset check of one SLO (SLO names are validated identifiers)."""
-    return f"{slo_name}_slo_met"
-
-
-def _check_specs(key: AssetKey, catalog: SloCatalog) -> list[AssetCheckSpec]:
-    return [
-        AssetCheckSpec(
-            check_name(slo.name),
-            asset=key,
-            description=(
-                f"{slo.description} Warns when any SLI is violated in the run's periods "
-                f"(met = false with at least {slo.min_sample_size} rows in the sample): "
-                + "; ".join(f"{s.name} {s.metric} {s.comparator} {s.target:g}" for s in slo.slis)
-            ),
-        )
-        for slo in catalog
-    ]
-
-
-def _describe(v: Violation, granularity: str) -> str:
-    return (
-        f"{partition_key_for(v.period_start, granularity)} {v.sli}={v.value:g} "
-        f"(target {v.comparator} {v.target:g}, n={v.sample_size})"
-    )
-
-
-def _check_results(key: AssetKey, catalog: SloCatalog, result: SloWindowResult) -> list[AssetCheckResult]:
-    """One WARN-severity result per SLO, naming the violating periods."""
-    results = []
-    for slo in catalog:
-        count = result.violation_counts.get(slo.name, 0)
-        listed = [_describe(v, result.granularity) for v in result.violations.get(slo.name, [])]
-        results.append(
-            AssetCheckResult(
-                asset_key=key,
-                check_name=check_name(slo.name),
-                passed=not count,
-                severity=AssetCheckSeverity.WARN,
-                metadata={
-                    "violations": count,
-                    "violating_periods": "\n".join(listed) if listed else "none",
-                    "unmet_below_min_sample": result.small_sample_unmet.get(slo.name, 0),
-                },
-            )
-        )
-    return results
 
 
 def _partition_metadata(result: SloWindowResult) -> dict[str, dict[str, float]]:
@@ -108,7 +66,7 @@ def build_slo_asset(granularity: str, catalog: SloCatalog) -> AssetsDefinition:
         kinds=KINDS,
         owners=OWNERS,
         retry_policy=RETRY,
-        check_specs=_check_specs(key, catalog),
+        check_specs=check_specs(key, catalog),
         description=(
             f"Every SLI of the {len(catalog)} SLOs in slos.yaml evaluated per UTC {granularity} from "
             f"kpi_aggregations (table public.slo_status, aggregation_period = '{granularity}'): value, "
@@ -119,6 +77,7 @@ def build_slo_asset(granularity: str, catalog: SloCatalog) -> AssetsDefinition:
         window = context.partition_time_window
         with warehouse.connect() as conn:
             result = replace_window(conn, catalog, granularity, window.start, window.end)
+            latest = latest_periods(conn, catalog, granularity, slos_without_rows(catalog, result))
         add_metadata_by_partition(context, _partition_metadata(result))
         violations = sum(result.violation_counts.values())
         context.log.info(
@@ -136,7 +95,7 @@ def build_slo_asset(granularity: str, catalog: SloCatalog) -> AssetsDefinition:
                 "burn_alerts_page": result.burn_alerts.get("page", 0),
                 "burn_alerts_ticket": result.burn_alerts.get("ticket", 0),
             },
-            check_results=_check_results(key, catalog, result),
+            check_results=check_results(key, catalog, result, latest),
         )
 
     return _slo_status
