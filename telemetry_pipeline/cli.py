@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "dashboard": "telemetry_pipeline.apps.dashboard.cli",
     "dev": "telemetry_pipeline.apps.devserver",
     "env": "telemetry_pipeline.apps.devserver",
+    "slo": "telemetry_pipeline.apps.slo_cli",
 }
 
 

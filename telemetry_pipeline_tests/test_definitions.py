@@ -61,6 +61,9 @@ def test_schedules_and_sensors_run_by_default():
     assert "slo_alert_sensor" in sensors
     assert sensors["slo_alert_sensor"].default_status == DefaultSensorStatus.RUNNING
     assert sensors["slo_alert_sensor"].minimum_interval_seconds <= 30
+    # SPEC section 11: fast burn evaluated at least once a minute, by default
+    assert sensors["slo_fast_burn_sensor"].default_status == DefaultSensorStatus.RUNNING
+    assert sensors["slo_fast_burn_sensor"].minimum_interval_seconds <= 60
 
 
 def test_dagster_validates_the_location_offline():

@@ -154,16 +154,14 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
     pass records such an alert as dead instead of letting it stop the tick.
     """
     payload = _clean_payload(payload)
+    if payload.get("granularity") == "episode":
+        return _render_episode(kind, payload)
     slo, sli, metric = payload["slo"], payload["sli"], payload.get("metric")
     granularity = payload["granularity"]
     start, end = _ts(payload["period_start"]), _ts(payload["period_end"])
     period = period_label(granularity, start, end)
-    raw_comparator = str(payload.get("comparator") or "")
-    comparator = _COMPARATOR_WORDS.get(raw_comparator, raw_comparator)
-    target = f"{comparator} {format_value(payload.get('target'), metric)}"
+    target, budget_text = _target_text(payload), _budget_text(payload)
     observed = format_value(payload.get("value"), metric)
-    budget = payload.get("budget_remaining")
-    budget_text = f"{_trim(float(budget), 2)} %" if budget is not None else "n/a"
 
     status = "RESOLVED" if kind == "resolved" else "FIRING"
     if kind == "violation":
@@ -188,7 +186,6 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
     header = subject.split(" (", 1)[0] if kind.startswith("burn_") else subject
     tags = [str(t) for t in payload.get("tags") or []]
     link = partition_url(granularity, start)
-    runbook = payload.get("runbook_url")
     facts = [
         ("SLO", slo),
         ("SLI", f"{sli} ({metric})" if metric else sli),
@@ -203,6 +200,15 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
     if tags:
         facts.append(("Releases involved", ", ".join(tags)))
 
+    return _message(status, subject, header, summary, facts, link, payload)
+
+
+def _message(
+    status: str, subject: str, header: str, summary: str, facts: list[tuple[str, str]], link: str,
+    payload: dict[str, Any],
+) -> Message:
+    """The rendered message for every channel, from its parts."""
+    runbook = payload.get("runbook_url")
     text_lines = [subject, summary, *(f"{name}: {value}" for name, value in facts)]
     text_lines.append(f"Dagster: {link}")
     if runbook:
@@ -217,6 +223,65 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
         blocks=_blocks(header, summary, facts, link, runbook, payload.get("description")),
         html=_html(subject, summary, facts, link, runbook),
     )
+
+
+def _target_text(payload: dict[str, Any]) -> str:
+    """'≥ 99.9 %', '< 120,000 ms': the SLI's comparator and target with its unit."""
+    raw = str(payload.get("comparator") or "")
+    return f"{_COMPARATOR_WORDS.get(raw, raw)} {format_value(payload.get('target'), payload.get('metric'))}"
+
+
+def _budget_text(payload: dict[str, Any]) -> str:
+    budget = payload.get("budget_remaining")
+    return f"{_trim(float(budget), 2)} %" if budget is not None else "n/a"
+
+
+def _window_rates(windows: dict[str, Any]) -> str:
+    """'5m 1000x (20 rows), 30m 250x (100 rows), ...' of a fast-burn payload's windows."""
+    parts = []
+    for label, w in (windows or {}).items():
+        rate = w.get("burn_rate")
+        rate_text = f"{_trim(float(rate), 2)}x" if rate is not None else "n/a"
+        parts.append(f"{label} {rate_text} ({int(w.get('rows') or 0):,} rows)")
+    return ", ".join(parts) or "n/a"
+
+
+def _render_episode(kind: str, payload: dict[str, Any]) -> Message:
+    """A fast-burn page (kind fast_burn) or the resolved message closing its episode."""
+    slo, sli, metric = payload["slo"], payload["sli"], payload.get("metric")
+    started = _ts(payload["episode_started_at"])
+    pair = str(payload.get("pair") or "")
+    target, budget_text = _target_text(payload), _budget_text(payload)
+    started_text = f"{started:%Y-%m-%d %H:%M:%S} UTC"
+    if kind == "resolved":
+        recovery = payload.get("resolved_by") or {}
+        status = "RESOLVED"
+        headline = f"SLO {slo} / {sli} fast burn over"
+        quiet = _ts(recovery.get("quiet_since", started))
+        summary = (f"The fast-burn episode that started at {started_text} is over: the windows of {pair} "
+                   f"have not both burnt at the threshold since {quiet:%H:%M:%S} UTC.")
+        windows_now = _window_rates(recovery.get("windows") or {})
+    else:
+        status = "FIRING"
+        headline = f"SLO {slo} / {sli} burning error budget fast"
+        summary = (f"Since {started_text} the {payload.get('long_window')} and the {payload.get('short_window')} "
+                   f"windows both burn the error budget at >= {_trim(float(payload.get('threshold') or 0), 2)}x "
+                   f"(pair {pair}); {sli} was {format_value(payload.get('value'), metric)} over the last "
+                   f"{payload.get('value_window')} against {target}.")
+        windows_now = _window_rates(payload.get("windows") or {})
+    subject = f"[{status}] {headline}"
+    facts = [
+        ("SLO", slo),
+        ("SLI", f"{sli} ({metric})" if metric else sli),
+        ("Episode started", started_text),
+        ("Window pair", pair),
+        ("Burn rates", windows_now),
+        ("Target", target),
+        ("Sample size", f"{int(payload.get('sample_size') or 0):,} ({payload.get('long_window')})"),
+        ("Error budget left (30 d)", budget_text),
+    ]
+    link = partition_url("hour", started.replace(minute=0, second=0, microsecond=0))
+    return _message(status, subject, subject, summary, facts, link, payload)
 
 
 def _clean_payload(value: Any) -> Any:

@@ -19,6 +19,10 @@ array parameter, not 8,760 queries).
               while the previous hour of the same SLI already carried an alert of the same (or
               a more urgent) class, it is recorded as suppressed 'continuing': one message per
               burn episode, not one per hour
+  episode     a violation (or burn alert) of a period overlapping a fast-burn episode of its
+              SLI (episodes.py) is recorded 'suppressed', reason 'episode': the incident paged
+  maintenance a period overlapping a maintenance window of its SLO (and SLI) is recorded
+              'suppressed', reason 'maintenance'
 """
 
 from __future__ import annotations
@@ -77,7 +81,13 @@ _CANDIDATES = """
                       public.telemetry_try_float8(s.metadata ->> 'min_sample_size')::int,
                       %(default_min_sample)s) as min_sample_size,
              c.runbook_url, c.description,
-             s.period_end < s.evaluated_at - %(grace)s::interval as is_backfill
+             s.period_end < s.evaluated_at - %(grace)s::interval as is_backfill,
+             exists (select 1 from public.slo_maintenance_windows m
+                     where m.slo_name = s.slo_name and (m.sli is null or m.sli = s.sli)
+                       and m.starts_at < s.period_end and m.ends_at > s.period_start) as in_maintenance,
+             exists (select 1 from public.slo_episodes e
+                     where e.slo_name = s.slo_name and e.sli = s.sli and e.started_at < s.period_end
+                       and coalesce(e.closed_at, 'infinity') > s.period_start) as in_episode
       from public.slo_status s
       left join catalog c on c.slo_name = s.slo_name
       where s.aggregation_period = %(granularity)s
@@ -85,6 +95,11 @@ _CANDIDATES = """
         and {filter}
     )
 """
+
+#: Why a row is recorded but never sent, strongest first: an old period (backfill), a
+#: maintenance window overlapping it, or a fast-burn episode of its SLI that already paged.
+_QUIET_REASON = """(case when {r}.is_backfill then 'backfill' when {r}.in_maintenance then 'maintenance'
+                          when {r}.in_episode then 'episode' end)"""
 
 #: The sample behind a burn alert: that of the shortest window of the rule that fired (the
 #: hour itself for the page rules, the trailing 6 h for the ticket rule), so one errored run
@@ -108,8 +123,8 @@ VIOLATIONS_SQL = f"""
 with {_CATALOG_CTE}, {_CANDIDATES.format(filter="not s.met")}
 insert into public.slo_alerts {_INSERT_COLUMNS}
 select {_KEY.format(r="v", kind="'violation'")}, 'violation',
-       case when v.is_backfill then 'suppressed' else 'pending' end,
-       case when v.is_backfill then 'backfill' end,
+       case when v.is_backfill or v.in_maintenance or v.in_episode then 'suppressed' else 'pending' end,
+       {_QUIET_REASON.format(r="v")},
        v.slo_name, v.sli, v.aggregation_period, v.period_start, v.period_end,
        {_PAYLOAD.format(r="v")} || {_BURN_FIELDS.format(r="v")}
 from candidates v
@@ -123,8 +138,9 @@ BURN_SQL = f"""
 with {_CATALOG_CTE}, {_CANDIDATES.format(filter="s.burn_alert is not null")}
 insert into public.slo_alerts {_INSERT_COLUMNS}
 select {_KEY.format(r="v", kind="'burn_' || v.burn_alert")}, 'burn_' || v.burn_alert,
-       case when v.is_backfill or %(burn_inline)s then 'suppressed' else 'pending' end,
-       case when v.is_backfill then 'backfill' when %(burn_inline)s then 'inline' end,
+       case when v.is_backfill or v.in_maintenance or v.in_episode or %(burn_inline)s
+            then 'suppressed' else 'pending' end,
+       coalesce({_QUIET_REASON.format(r="v")}, case when %(burn_inline)s then 'inline' end),
        v.slo_name, v.sli, v.aggregation_period, v.period_start, v.period_end,
        {_PAYLOAD.format(r="v")} || {_BURN_FIELDS.format(r="v")}
 from candidates v

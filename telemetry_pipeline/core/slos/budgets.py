@@ -24,16 +24,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 BURN_WINDOWS_FILE = Path(__file__).with_name("burn_windows.yaml")
 #: The windows slo_status has columns for (sql/0020_slo_burn_rates.sql).
 TABLE_WINDOWS = ("1h", "6h", "3d")
-_SPAN = re.compile(r"^([1-9][0-9]*)([hd])$")
+_SPAN = re.compile(r"^([1-9][0-9]*)([mhd])$")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 
 def parse_span(label: str) -> timedelta:
-    """'1h' -> 1 hour, '3d' -> 3 days."""
+    """'5m' -> 5 minutes, '1h' -> 1 hour, '3d' -> 3 days."""
     match = _SPAN.match(label)
     if not match:
-        raise ValueError(f"{label!r} is not a span like 1h or 30d")
-    n = int(match.group(1))
-    return timedelta(hours=n) if match.group(2) == "h" else timedelta(days=n)
+        raise ValueError(f"{label!r} is not a span like 5m, 1h or 30d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
 class BurnWindow(BaseModel):
@@ -72,6 +72,70 @@ class BurnRule(BaseModel):
         return f"{'&'.join(self.windows)}>={self.threshold:g}"
 
 
+class FastBurnPair(BaseModel):
+    """Page when both the `long` and the `short` rolling window burn at >= `threshold` (SPEC 11)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    long: str
+    short: str
+    threshold: float
+
+    @property
+    def label(self) -> str:
+        """How alerts name the pair, e.g. '1h&5m>=14.4'."""
+        return f"{self.long}&{self.short}>={self.threshold:g}"
+
+
+class FastBurn(BaseModel):
+    """Rolling windows ending now, read from the raw rows once a minute (fast_burn.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    windows: tuple[str, ...]
+    pairs: tuple[FastBurnPair, ...]
+    #: An episode closes once the condition of its pair has been false this long.
+    resolve_after: str
+
+    @field_validator("windows")
+    @classmethod
+    def _spans(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for label in value:
+            parse_span(label)
+        if len(set(value)) != len(value):
+            raise ValueError("windows must be unique")
+        return value
+
+    @field_validator("resolve_after")
+    @classmethod
+    def _resolve_span(cls, value: str) -> str:
+        parse_span(value)
+        return value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> FastBurn:
+        if not self.pairs:
+            raise ValueError("pairs: at least one pair is needed")
+        for pair in self.pairs:
+            if missing := {pair.long, pair.short} - set(self.windows):
+                raise ValueError(f"pair {pair.label}: unknown windows {sorted(missing)}")
+            if parse_span(pair.short) >= parse_span(pair.long):
+                raise ValueError(f"pair {pair.label}: the short window must be shorter than the long one")
+            if pair.threshold <= 0:
+                raise ValueError(f"pair {pair.label}: threshold must be > 0")
+        return self
+
+    @property
+    def spans(self) -> dict[str, timedelta]:
+        """window label -> its length."""
+        return {w: parse_span(w) for w in self.windows}
+
+    @property
+    def longest(self) -> timedelta:
+        """How far back one evaluation reads rows."""
+        return max(self.spans.values())
+
+
 class BurnPolicy(BaseModel):
     """burn_windows.yaml: the budget window, the burn windows and the alert rules."""
 
@@ -81,6 +145,7 @@ class BurnPolicy(BaseModel):
     budget_window: str
     windows: tuple[str, ...]
     rules: tuple[BurnRule, ...]
+    fast_burn: FastBurn
 
     @field_validator("budget_window", "windows")
     @classmethod
@@ -120,6 +185,8 @@ BURN_WINDOWS: tuple[BurnWindow, ...] = tuple(
 )
 #: In order of precedence: the first rule that fires is the row's burn_alert / burn_alert_windows.
 BURN_RULES: tuple[BurnRule, ...] = POLICY.rules
+#: Fast burn from the raw rows of the open period (SPEC section 11).
+FAST_BURN: FastBurn = POLICY.fast_burn
 
 #: How far before a window the evaluation must read, per granularity, so a one-partition run
 #: computes the same rolling numbers as a backfill over many.

@@ -1,0 +1,177 @@
+"""Burn rates of the open period: rolling windows ending now, straight from the raw rows.
+
+The hourly slo_status rows can only page after their hour closed; an outage at 10:01 would
+page after 11:05. This module reads the last `FAST_BURN.longest` (6 h) of raw rows instead,
+one set-based statement per source (telemetry_events by event_timestamp, slsa_audit_metrics
+by audited_at: both indexed), so one evaluation costs the same whatever the size of the
+table. Every ratio SLI of every SLO gets, per window (5m, 30m, 1h, 6h in burn_windows.yaml),
+its rows and bad rows; rows inside a maintenance window of that SLO/SLI are left out.
+
+Only SPEC columns and the typed `m_status` column are read, so the query works unchanged on a
+partitioned telemetry_events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+import psycopg
+from psycopg import sql
+
+from telemetry_pipeline.core.kpis.catalog import CONDITIONS, METRICS_BY_NAME, Agg, Metric, Source
+from telemetry_pipeline.core.kpis.sql import _sample_condition
+from telemetry_pipeline.core.slos.budgets import FAST_BURN, FastBurn, FastBurnPair
+from telemetry_pipeline.core.slos.config import RATIO_SLIS, Sli, Slo, SloCatalog
+
+#: Per source: its rows of (now - longest, now] with the typed columns the catalog's
+#: conditions refer to, and `ts` for the windows. Constants of ours; values are parameters.
+_SOURCE_ROWS: dict[Source, str] = {
+    Source.EVENTS: """
+        select event_timestamp as ts, event_type, m_status as status
+        from public.telemetry_events
+        where event_timestamp > %(since)s and event_timestamp <= %(now)s
+    """,
+    Source.AUDITS: """
+        select audited_at as ts, status
+        from public.slsa_audit_metrics
+        where audited_at > %(since)s and audited_at <= %(now)s
+    """,
+}
+
+#: Maintenance windows overlapping the evaluated range (a handful of rows).
+_SILENCES = """
+    select slo_name, sli, starts_at, ends_at from public.slo_maintenance_windows
+    where ends_at > %(since)s and starts_at <= %(now)s
+"""
+
+
+@dataclass(frozen=True)
+class WindowBurn:
+    """One rolling window of one SLI: its rows, bad rows and burn rate (None without rows).
+
+    The rate is exact (a Fraction), so a window at exactly 14.4x fires as the rule says,
+    whatever binary floating point would make of 72 / 5000 / 0.001.
+    """
+
+    window: str
+    rows: int
+    bad: int
+    allowed: Fraction
+
+    @property
+    def exact_rate(self) -> Fraction | None:
+        return Fraction(self.bad, self.rows) / self.allowed if self.rows else None
+
+    @property
+    def rate(self) -> float | None:
+        exact = self.exact_rate
+        return float(exact) if exact is not None else None
+
+
+@dataclass(frozen=True)
+class SliBurn:
+    """Every window of one ratio SLI at one evaluation time, and which pair (if any) fires."""
+
+    slo: Slo
+    sli: Sli
+    windows: dict[str, WindowBurn]
+
+    def holds(self, pair: FastBurnPair) -> bool:
+        """Both windows of the pair burn at >= its threshold (sample not considered)."""
+        threshold = Fraction(str(pair.threshold))
+        rates = (self.windows[pair.long].exact_rate, self.windows[pair.short].exact_rate)
+        return all(r is not None and r >= threshold for r in rates)
+
+    def fires(self, pair: FastBurnPair) -> bool:
+        """The pair holds and its long window has at least the SLO's min_sample_size rows."""
+        return self.holds(pair) and self.windows[pair.long].rows >= self.slo.min_sample_size
+
+    def firing_pair(self, policy: FastBurn = FAST_BURN) -> FastBurnPair | None:
+        """The first pair of the policy that fires (pairs are in order of precedence)."""
+        return next((p for p in policy.pairs if self.fires(p)), None)
+
+    def rates_text(self) -> str:
+        """'5m 1000x (12 rows), 30m ...' for messages and the sensor's log."""
+        return ", ".join(
+            f"{w.window} {w.rate:.3g}x ({w.rows} rows)" if w.rate is not None else f"{w.window} n/a (0 rows)"
+            for w in self.windows.values()
+        )
+
+
+def allowed_fraction(sli: Sli) -> Fraction:
+    """The bad fraction the SLO allows (docs/slos.md): 1 - target/100, or target/100 for error rate."""
+    share = Fraction(str(sli.target)) / 100
+    return 1 - share if sli.comparator == ">=" else share
+
+
+def _bad_condition(metric: Metric) -> str:
+    """The rows that spend budget: errors for availability, the rate's condition for error rate."""
+    if metric.agg is Agg.AVAILABILITY:
+        return CONDITIONS[metric.source]["error"]
+    return metric.condition
+
+
+def _ratio_slis(catalog: SloCatalog) -> list[tuple[Slo, Sli, Metric]]:
+    return [(slo, sli, METRICS_BY_NAME[sli.metric]) for slo in catalog for sli in slo.slis if sli.name in RATIO_SLIS]
+
+
+def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], policy: FastBurn) -> sql.Composed:
+    """One scan of a source's recent rows: per SLI and window, [rows, bad rows].
+
+    A short window of a pair counts only rows after the SLI's `reset_<i>` parameter (its last
+    episode's close): the 30-minute window still full of the incident that just resolved must
+    not open a second episode for it.
+    """
+    shorts = {p.short for p in policy.pairs}
+    columns: list[sql.Composable] = []
+    for i, (slo, sli, metric) in enumerate(slis):
+        silenced = sql.SQL(
+            "exists (select 1 from silences m where m.slo_name = {} and (m.sli is null or m.sli = {})"
+            " and r.ts >= m.starts_at and r.ts < m.ends_at)"
+        ).format(sql.Literal(slo.name), sql.Literal(sli.name))
+        sample = sql.SQL("({}) and not {}").format(_sample_condition(metric), silenced)
+        for label, span in policy.spans.items():
+            start = sql.SQL("%(now)s - {}::interval").format(sql.Literal(f"{int(span.total_seconds())} seconds"))
+            if label in shorts:
+                start = sql.SQL("greatest({}, {})").format(start, sql.Placeholder(f"reset_{i}"))
+            in_window = sql.SQL("r.ts > {}").format(start)
+            columns.append(sql.SQL("count(*) filter (where {} and {})").format(in_window, sample))
+            columns.append(
+                sql.SQL("count(*) filter (where {} and {} and ({}))").format(
+                    in_window, sample, sql.SQL(_bad_condition(metric))
+                )
+            )
+    return sql.SQL("with silences as ({}) select {} from ({}) r").format(
+        sql.SQL(_SILENCES), sql.SQL(", ").join(columns), sql.SQL(_SOURCE_ROWS[source])
+    )
+
+
+def evaluate(
+    conn: psycopg.Connection, catalog: SloCatalog, now: datetime, policy: FastBurn = FAST_BURN,
+    reset: dict[tuple[str, str], datetime] | None = None,
+) -> list[SliBurn]:
+    """The rolling windows ending at `now` of every ratio SLI of the catalog.
+
+    `reset`: (slo, sli) -> instant before which the short windows of that SLI count no rows.
+    """
+    since = now - policy.longest
+    results: list[SliBurn] = []
+    for source in Source:
+        slis = [t for t in _ratio_slis(catalog) if t[2].source is source]
+        if not slis:
+            continue
+        params: dict[str, object] = {"now": now, "since": since}
+        for i, (slo, sli, _metric) in enumerate(slis):
+            params[f"reset_{i}"] = (reset or {}).get((slo.name, sli.name), since)
+        counts = list(conn.execute(_statement(source, slis, policy), params).fetchone() or ())
+        per_sli = 2 * len(policy.windows)
+        for i, (slo, sli, _metric) in enumerate(slis):
+            mine = counts[i * per_sli:(i + 1) * per_sli]
+            windows = {
+                label: WindowBurn(label, int(mine[2 * k]), int(mine[2 * k + 1]), allowed_fraction(sli))
+                for k, label in enumerate(policy.windows)
+            }
+            results.append(SliBurn(slo, sli, windows))
+    return results
