@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,7 @@ def test_env_var_selects_the_file_and_an_added_slo_needs_no_code(tmp_path, monke
     assert [s.name for s in catalog] == ["checks", "second"]
     assert catalog.get("second").min_sample_size == 1
     assert catalog.get("second").runbook_url is None
+    assert catalog.get("second").no_data_span == timedelta(hours=2)  # SPEC section 11 default
     hourly = build_slo_assets()[0]
     assert {k.name for k in hourly.check_keys} == {check_name("checks"), check_name("second")}
 
@@ -109,6 +111,8 @@ def test_env_var_selects_the_file_and_an_added_slo_needs_no_code(tmp_path, monke
         ("slos:\n" + good().replace("    slis:\n", "    slis: []\n    x_slis:\n"),
          "checks", "x_slis", "unknown key"),
         ("slos:\n" + good() + "    runbook_url: wiki/page\n", "checks", "runbook_url", "http(s) URL"),
+        ("slos:\n" + good() + "    no_data_after: 2 hours\n", "checks", "no_data_after", "a duration like 30m"),
+        ("slos:\n" + good() + "    no_data_after: 0h\n", "checks", "no_data_after", "a duration like 30m"),
     ],
 )
 def test_bad_file_names_file_slo_and_field(tmp_path, body, slo, field, problem):

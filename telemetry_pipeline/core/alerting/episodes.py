@@ -105,7 +105,8 @@ _OPEN = """
     returning id
 """
 
-_INSERT_ALERT = """
+#: An episode-like alert (a fast-burn page, a NO DATA, their resolves): recorded once by key.
+INSERT_EPISODE_ALERT = """
     insert into public.slo_alerts (key, kind, state, slo_name, sli, aggregation_period,
                                    period_start, period_end, resolves_key, payload)
     values (%(key)s, %(kind)s, 'pending', %(slo)s, %(sli)s, 'episode', %(start)s, %(end)s,
@@ -150,7 +151,7 @@ def _open(conn: psycopg.Connection, burn: SliBurn, pair: FastBurnPair, now: date
     if conn.execute(_OPEN, {"slo": burn.slo.name, "sli": burn.sli.name, "now": now, "pair": pair.label,
                             "key": key}).fetchone() is None:
         return False  # another evaluator opened it first
-    row = conn.execute(_INSERT_ALERT, {
+    row = conn.execute(INSERT_EPISODE_ALERT, {
         "key": key, "kind": "fast_burn", "slo": burn.slo.name, "sli": burn.sli.name, "start": now,
         "end": now, "resolves": None, "payload": Jsonb(_page_payload(conn, burn, pair, now)),
     }).fetchone()
@@ -173,7 +174,7 @@ def _close(
     })
     conn.execute("update public.slo_episodes set closed_at = %s, resolved_key = %s where id = %s",
                  (now, key, episode_id))
-    row = conn.execute(_INSERT_ALERT, {
+    row = conn.execute(INSERT_EPISODE_ALERT, {
         "key": key, "kind": "resolved", "slo": burn.slo.name, "sli": burn.sli.name, "start": started_at,
         "end": now, "resolves": page_key, "payload": Jsonb(payload),
     }).fetchone()

@@ -246,8 +246,30 @@ def _window_rates(windows: dict[str, Any]) -> str:
     return ", ".join(parts) or "n/a"
 
 
+def _render_no_data(kind: str, payload: dict[str, Any]) -> Message:
+    """NO DATA for a silent source of an SLO, or its resolve once rows arrive again."""
+    slo, source = payload["slo"], payload["source"]
+    last = _ts(payload["last_row_at"])
+    if kind == "resolved":
+        status, first = "RESOLVED", _ts((payload.get("resolved_by") or {}).get("first_row_at", last))
+        headline = f"SLO {slo}: data from {source} again"
+        summary = f"{source} has rows again (newest {first:%Y-%m-%d %H:%M:%S} UTC) after none since {last:%Y-%m-%d %H:%M:%S} UTC."
+    else:
+        status = "FIRING"
+        headline = f"SLO {slo}: NO DATA from {source}"
+        summary = (f"{source} has sent no row since {last:%Y-%m-%d %H:%M:%S} UTC "
+                   f"(no_data_after {payload.get('no_data_after')}): the SLO cannot be evaluated.")
+    facts = [("SLO", slo), ("Source", source), ("Last row", f"{last:%Y-%m-%d %H:%M:%S} UTC"),
+             ("No data after", str(payload.get("no_data_after")))]
+    subject = f"[{status}] {headline}"
+    link = partition_url("hour", last.replace(minute=0, second=0, microsecond=0))
+    return _message(status, subject, subject, summary, facts, link, payload)
+
+
 def _render_episode(kind: str, payload: dict[str, Any]) -> Message:
     """A fast-burn page (kind fast_burn) or the resolved message closing its episode."""
+    if payload.get("no_data"):
+        return _render_no_data(kind, payload)
     slo, sli, metric = payload["slo"], payload["sli"], payload.get("metric")
     started = _ts(payload["episode_started_at"])
     pair = str(payload.get("pair") or "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ COMPARATORS = (">=", "<")
 SLI_KINDS: dict[str, str | None] = {"availability": ">=", "latency_p95": None, "error_rate": "<"}
 RATIO_SLIS = frozenset({"availability", "error_rate"})
 DEFAULT_MIN_SAMPLE_SIZE = 10
+DEFAULT_NO_DATA_AFTER = "2h"
+_SPAN = re.compile(r"^([1-9][0-9]{0,3})([mhd])$")
+_SPAN_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _URL = re.compile(r"^https?://\S+$")
@@ -114,6 +118,8 @@ class Slo:
     slis: tuple[Sli, ...]
     min_sample_size: int = DEFAULT_MIN_SAMPLE_SIZE
     runbook_url: str | None = None
+    #: SPEC section 11: a source silent this long (after rows in the last 7 days) raises NO DATA.
+    no_data_after: str = DEFAULT_NO_DATA_AFTER
 
     @field_validator("name", mode="before")
     @classmethod
@@ -149,6 +155,20 @@ class Slo:
         if value is not None and (not isinstance(value, str) or not _URL.match(value)):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value
+
+    @field_validator("no_data_after", mode="before")
+    @classmethod
+    def _no_data_after(cls, value: Any) -> str:
+        if not isinstance(value, str) or not _SPAN.match(value):
+            raise ValueError(f"must be a duration like 30m, 2h or 1d, got {value!r}")
+        return value
+
+    @property
+    def no_data_span(self) -> timedelta:
+        """no_data_after as a timedelta."""
+        match = _SPAN.match(self.no_data_after)
+        assert match is not None  # validated
+        return int(match.group(1)) * _SPAN_UNITS[match.group(2)]
 
     @model_validator(mode="after")
     def _unique_slis(self) -> Slo:
@@ -253,7 +273,7 @@ def parse_catalog(document: Any, source: str) -> SloCatalog:
 #: Which problem to report first when several are found (as a reader fixes them).
 _PRIORITY = {"unexpected_keyword_argument": 0, "missing": 1, "missing_keyword_argument": 1}
 _FIELDS = {Sli: ("comparator", "metric", "name", "target"),
-           Slo: ("description", "min_sample_size", "name", "runbook_url", "slis")}
+           Slo: ("description", "min_sample_size", "name", "no_data_after", "runbook_url", "slis")}
 
 
 def _describe(exc: ValidationError, document: dict[str, Any], source: str) -> str:

@@ -1,8 +1,9 @@
-"""slo_fast_burn_sensor: page in minutes from the open period (SPEC section 11).
+"""slo_fast_burn_sensor: page in minutes from the open period, and NO DATA (SPEC section 11).
 
 Every 30 s (the daemon runs it by default) it evaluates the rolling windows ending now of
 every ratio SLI from the raw rows (core/slos/fast_burn.py), opens and closes episodes
-(core/alerting/episodes.py) in the slo_alerts outbox, then runs the same delivery pass as
+(core/alerting/episodes.py) in the slo_alerts outbox, raises and resolves NO DATA for silent
+sources (core/alerting/no_data.py), then runs the same delivery pass as
 slo_alert_sensor, on the same Slack and email resources. It launches no runs; its
 evaluation (every window's burn rate per SLI, episodes opened and closed) is the tick's skip
 message, shown in the Dagster UI's sensor history.
@@ -15,6 +16,7 @@ from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, se
 
 from telemetry_pipeline.core.alerting.delivery import Channel, deliver
 from telemetry_pipeline.core.alerting.episodes import record_episodes
+from telemetry_pipeline.core.alerting.no_data import record_no_data
 from telemetry_pipeline.core.slos.config import load_slos
 from telemetry_pipeline.defs.alerting.email import EmailAlertResource
 from telemetry_pipeline.defs.alerting.sensor import channels_of
@@ -35,9 +37,11 @@ def run_fast_burn_tick(
     """One evaluation at `now` (the wall clock by default), then one delivery pass."""
     at = now or datetime.now(UTC)
     with warehouse.connect(autocommit=True) as conn:
-        report = record_episodes(conn, load_slos(), at)
+        catalog = load_slos()
+        report = record_episodes(conn, catalog, at)
+        silent = record_no_data(conn, catalog, at)
         delivery = deliver(conn, channels, lambda: datetime.now(UTC), log)
-    return f"{report.summary()}; {delivery.summary()}"
+    return f"{report.summary()}; {silent.summary()}; {delivery.summary()}"
 
 
 @sensor(
