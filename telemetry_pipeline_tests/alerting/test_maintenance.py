@@ -66,3 +66,40 @@ def test_no_page_during_a_window(db):
     record_alerts(db, catalog, "hour", [T0])
     assert _alerts(db) == [("violation", "suppressed", "maintenance", "validation", "availability"),
                            ("violation", "suppressed", "maintenance", "validation", "error_rate")]
+
+
+def test_a_window_over_an_outage_leaves_the_budget_unchanged(db, warehouse):
+    """Days B..B+4, 1000 validations each; day B+2 had 10 % failures (100 bad rows).
+
+    Without a window, day B+4's 30-day budget of error_rate (< 0.5 %: 0.005 * 5000 = 25 rows
+    allowed) is 100 * (1 - 100 / 25) = -300. With a window over day B+2 that row keeps its
+    value and sample with excluded = true, and the budget counts only the other four clean days:
+    100. The other SLO (no window) is unaffected.
+    """
+    from datetime import UTC, datetime
+
+    from telemetry_pipeline.core.slos.sql import replace_window
+    from telemetry_pipeline_tests.slos.kpi_rows import dec, put_kpis, status
+
+    b = datetime(2025, 3, 10, tzinfo=UTC)
+    days = [b + timedelta(days=i) for i in range(5)]
+    kpis = [("validation_failure_rate", d, "10" if i == 2 else "0", 1000) for i, d in enumerate(days)]
+    kpis += [("provenance_failure_rate", d, "10" if i == 2 else "0", 1000) for i, d in enumerate(days)]
+    put_kpis(db, "day", kpis)
+    catalog = load_slos()
+
+    def budget_at_day_4() -> tuple:
+        with warehouse.connect() as conn:
+            replace_window(conn, catalog, "day", b, b + timedelta(days=5))
+            rows = status(conn, "day")
+        return (rows[("validation", "error_rate", days[4])]["error_budget_remaining"],
+                rows[("provenance_generation", "error_rate", days[4])]["error_budget_remaining"])
+
+    assert budget_at_day_4() == (-300, -100)  # provenance: < 1 % allows 50 rows: 100 * (1 - 100/50)
+    assert _run("silence", "--slo", "validation", "--from", days[2].isoformat(), "--to", "+1d",
+                "--reason", "planned migration").exit_code == 0
+    assert budget_at_day_4() == (100, -100)
+    excluded = db.execute(
+        "select period_start, value, sample_size, excluded from public.slo_status "
+        "where slo_name = 'validation' and sli = 'error_rate' and excluded").fetchall()
+    assert excluded == [(days[2], dec("10"), 1000, True)]

@@ -6,7 +6,8 @@ Over a window of periods the bad fraction is sample-weighted (bad rows / rows), 
 burn rate = bad fraction / allowed: 1.0 spends the budget exactly at the pace the SLO permits.
 
 Everything here is SQL over the columns the evaluation statement (sql.py) provides:
-`bad_fraction`, `allowed`, `sample_size`, `period_start`, partitioned per (slo_name, sli).
+`bad_fraction`, `allowed`, `budget_sample` (the sample, 0 inside a maintenance window),
+`period_start`, partitioned per (slo_name, sli).
 Only constants of ours are spliced in; nothing comes from input.
 """
 
@@ -203,9 +204,10 @@ def _window_sums(span_back: timedelta) -> tuple[sql.Composable, sql.Composable]:
     """(sample-weighted bad rows, rows) over the trailing frame reaching `span_back` before a row."""
     seconds = sql.Literal(f"{int(span_back.total_seconds())} seconds")
     frame = sql.SQL(_PARTITION).format(sql.SQL("interval {}").format(seconds))
-    bad = sql.SQL("sum(bad_fraction * sample_size) over ({})").format(frame)
+    # budget_sample: the row's sample, 0 inside a maintenance window (excluded from budgets)
+    bad = sql.SQL("sum(bad_fraction * budget_sample) over ({})").format(frame)
     # only ratio SLIs (allowed is set) have a budget window; latency rows get null, not a count
-    rows = sql.SQL("case when allowed is not null then sum(sample_size) over ({}) end").format(frame)
+    rows = sql.SQL("case when allowed is not null then sum(budget_sample) over ({}) end").format(frame)
     return bad, rows
 
 

@@ -86,11 +86,20 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
                  case c.direction when 'good' then (100 - k.metric_value) / 100
                                   when 'bad' then k.metric_value / 100 end as bad_fraction,
                  case c.direction when 'good' then 1 - c.target / 100
-                                  when 'bad' then c.target / 100 end as allowed
+                                  when 'bad' then c.target / 100 end as allowed,
+                 m.excluded,
+                 -- the rows a budget or trailing burn rate counts: none in a maintenance window
+                 case when m.excluded then 0 else coalesce(k.sample_size, 0) end as budget_sample
           from catalog c
           join public.kpi_aggregations k
             on k.metric_name = c.metric_name and k.aggregation_period = %(granularity)s
            and k.period_start >= %(read_from)s and k.period_start < %(end)s
+          cross join lateral (
+            select exists (
+              select 1 from public.slo_maintenance_windows w
+              where w.slo_name = c.slo_name and (w.sli is null or w.sli = c.sli)
+                and w.starts_at < k.period_end and w.ends_at > k.period_start) as excluded
+          ) m
         ),
         rolled as (
           select kpi.*, {rolling} from kpi
@@ -103,7 +112,7 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
         insert into public.slo_status (
           slo_name, sli, metric_name, aggregation_period, period_start, period_end, value, target,
           comparator, met, sample_size, error_budget_remaining, burn_rate, {rate_columns},
-          burn_alert, burn_alert_windows, metadata, evaluated_at
+          burn_alert, burn_alert_windows, metadata, evaluated_at, excluded
         )
         select slo_name, sli, metric_name, %(granularity)s, period_start, period_end, value, target,
                comparator,
@@ -113,7 +122,7 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
                jsonb_strip_nulls(jsonb_build_object(
                  'unit', unit, 'min_sample_size', min_sample_size,
                  'budget_window_sample', budget_window_sample, {samples})),
-               now()
+               now(), excluded
         from evaluated
         """
     ).format(
