@@ -1,6 +1,15 @@
-"""Benchmark: the cost of one fast-burn evaluation over a large telemetry_events table.
+"""Benchmark: the cost of one fast-burn evaluation, and time to page in real time.
 
     .venv/bin/python bench/paging.py [--events 10000000] [--runs 5]
+    .venv/bin/python bench/paging.py --live [--rate 2] [--warmup 300] [--outage 300]
+
+--live: steady validation traffic (--rate events/s, current timestamps) into a scratch warehouse,
+a full outage (every event errors) from a random second for --outage seconds, then healthy
+again; the fast-burn tick (run_fast_burn_tick, the sensor's body) runs every 30 s on the wall
+clock, as the daemon runs it, against the Slack stand-in on 127.0.0.1. Prints the time from the
+first failing event to each FIRING message, from recovery to each RESOLVED, the messages per
+SLI and any message during the healthy warm-up (a false page). Note: the ticks run in this
+process, not in dagster-daemon; the daemon adds its own scheduling delay (<= its tick loop).
 
 Builds a scratch warehouse (on the embedded PostgreSQL, or TELEMETRY_DATABASE_URL's server)
 with --events validation and generation events spread evenly over the year ending now (1 % of
@@ -54,11 +63,82 @@ def _fill(conn: psycopg.Connection, events: int, now: datetime) -> None:
     conn.execute("analyze public.slsa_audit_metrics")
 
 
+def _live(url: str, rate: float, warmup: float, outage: float) -> None:
+    """Real-time run: traffic, a random outage, 30 s ticks; prints latencies and message counts."""
+    import logging
+    import random
+    import threading
+
+    from telemetry_pipeline.defs.alerting.email import EmailAlertResource
+    from telemetry_pipeline.defs.alerting.fast_burn import MINIMUM_INTERVAL_SECONDS, run_fast_burn_tick
+    from telemetry_pipeline.defs.alerting.sensor import channels_of
+    from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
+    from telemetry_pipeline.defs.resources import WarehouseResource
+    from telemetry_pipeline_tests.alerting.slack_api_server import SlackApiServer
+
+    slack = SlackApiServer().start()
+    channels = channels_of(SlackAlertResource(token="bench-token", channel="#bench", base_url=slack.base_url),
+                           EmailAlertResource())
+    warehouse = WarehouseResource(database_url=url)
+    log = logging.getLogger("bench.paging")
+    start = time.time()
+    outage_at = start + warmup + random.uniform(0, 60)
+    recovery_at = outage_at + outage
+    end_at = recovery_at + 20 * 60
+    arrivals: list[tuple[float, str]] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                now = time.time()
+                status = "error" if outage_at <= now < recovery_at else "success"
+                conn.execute("insert into public.telemetry_events (event_type, event_timestamp, metadata) "
+                             "values ('provenance.validation', now(), jsonb_build_object('status', %s::text))",
+                             (status,))
+                stop.wait(1 / rate)
+
+    writer = threading.Thread(target=traffic, daemon=True)
+    writer.start()
+    seen = 0
+    while time.time() < end_at:
+        run_fast_burn_tick(warehouse, channels, log)
+        for text in slack.texts()[seen:]:
+            arrivals.append((time.time(), text.split(":")[0]))
+        seen = len(slack.texts())
+        if any(t.startswith("[RESOLVED]") for _, t in arrivals) and \
+                sum(t.startswith("[RESOLVED]") for _, t in arrivals) >= sum(t.startswith("[FIRING]") for _, t in arrivals):
+            break
+        time.sleep(MINIMUM_INTERVAL_SECONDS)
+    stop.set()
+    writer.join()
+    slack.stop()
+    false_pages = [t for at, t in arrivals if at < outage_at]
+    print(f"traffic {rate}/s; warm-up {warmup:.0f} s; outage at +{outage_at - start:.0f} s for {outage:.0f} s")
+    for at, text in arrivals:
+        ref, what = (outage_at, "first failing event") if text.startswith("[FIRING]") else (recovery_at, "recovery")
+        print(f"  {text}: {at - ref:.0f} s after the {what}")
+    print(f"messages: {len(arrivals)}; false pages during warm-up: {len(false_pages)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--live", action="store_true", help="real-time paging run instead of the cost run")
+    parser.add_argument("--rate", type=float, default=2.0, help="--live: events per second")
+    parser.add_argument("--warmup", type=float, default=300.0, help="--live: healthy seconds before the outage")
+    parser.add_argument("--outage", type=float, default=300.0, help="--live: outage length in seconds")
     args = parser.parse_args()
+    if args.live:
+        server = scratch.server_url()
+        name = f"tp_bench_paging_live_{secrets.token_hex(3)}"
+        url = scratch.create_database(server, name)
+        try:
+            _live(url, args.rate, args.warmup, args.outage)
+        finally:
+            scratch.drop_database(server, name)
+        return
 
     server = scratch.server_url()
     name = f"tp_bench_paging_{secrets.token_hex(3)}"

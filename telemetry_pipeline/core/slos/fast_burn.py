@@ -126,12 +126,13 @@ def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], policy: Fast
     """
     shorts = {p.short for p in policy.pairs}
     columns: list[sql.Composable] = []
+    flags: list[sql.Composable] = []  # per SLI: is the row inside one of its maintenance windows
     for i, (slo, sli, metric) in enumerate(slis):
-        silenced = sql.SQL(
+        flags.append(sql.SQL(
             "exists (select 1 from silences m where m.slo_name = {} and (m.sli is null or m.sli = {})"
-            " and r.ts >= m.starts_at and r.ts < m.ends_at)"
-        ).format(sql.Literal(slo.name), sql.Literal(sli.name))
-        sample = sql.SQL("({}) and not {}").format(_sample_condition(metric), silenced)
+            " and r.ts >= m.starts_at and r.ts < m.ends_at) as {}"
+        ).format(sql.Literal(slo.name), sql.Literal(sli.name), sql.Identifier(f"silenced_{i}")))
+        sample = sql.SQL("({}) and not {}").format(_sample_condition(metric), sql.Identifier(f"silenced_{i}"))
         for label, span in policy.spans.items():
             start = sql.SQL("%(now)s - {}::interval").format(sql.Literal(f"{int(span.total_seconds())} seconds"))
             if label in shorts:
@@ -143,8 +144,9 @@ def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], policy: Fast
                     in_window, sample, sql.SQL(_bad_condition(metric))
                 )
             )
-    return sql.SQL("with silences as ({}) select {} from ({}) r").format(
-        sql.SQL(_SILENCES), sql.SQL(", ").join(columns), sql.SQL(_SOURCE_ROWS[source])
+    # the flags are computed once per row (a subquery), not once per aggregate
+    return sql.SQL("with silences as materialized ({}) select {} from (select r.*, {} from ({}) r) r").format(
+        sql.SQL(_SILENCES), sql.SQL(", ").join(columns), sql.SQL(", ").join(flags), sql.SQL(_SOURCE_ROWS[source])
     )
 
 
