@@ -67,13 +67,17 @@ def _live(url: str, rate: float, warmup: float, outage: float) -> None:
     """Real-time run: traffic, a random outage, 30 s ticks; prints latencies and message counts."""
     import logging
     import random
+    import sys
     import threading
 
+    from telemetry_pipeline.core import settings
     from telemetry_pipeline.defs.alerting.email import EmailAlertResource
     from telemetry_pipeline.defs.alerting.fast_burn import MINIMUM_INTERVAL_SECONDS, run_fast_burn_tick
     from telemetry_pipeline.defs.alerting.sensor import channels_of
     from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
     from telemetry_pipeline.defs.resources import WarehouseResource
+
+    sys.path.insert(0, str(settings.PROJECT_ROOT))  # the tests' Slack stand-in lives beside the package
     from telemetry_pipeline_tests.alerting.slack_api_server import SlackApiServer
 
     slack = SlackApiServer().start()
