@@ -34,7 +34,7 @@ import psycopg
 from telemetry_pipeline.core.kpis.catalog import Source
 from telemetry_pipeline.core.slos.budgets import FAST_BURN
 from telemetry_pipeline.core.slos.config import load_slos
-from telemetry_pipeline.core.slos.fast_burn import _ratio_slis, _statement, evaluate
+from telemetry_pipeline.core.slos.fast_burn import _ratio_slis, _statement, evaluate, window_params
 from telemetry_pipeline.core.warehouse import scratch
 
 TARGET_SECONDS = 1.0
@@ -161,8 +161,7 @@ def main() -> None:
                 timings.append(time.perf_counter() - started)
             slis = [t for t in _ratio_slis(catalog) if t[2].source is Source.EVENTS]
             statement = _statement(Source.EVENTS, slis, FAST_BURN).as_string(conn)
-            params = {"now": now, "since": now - FAST_BURN.longest,
-                      **{f"reset_{i}": now - FAST_BURN.longest for i in range(len(slis))}}
+            params = window_params(slis, now, FAST_BURN)
             plan = [r[0] for r in conn.execute("explain (analyze, buffers) " + statement, params)]
             size = conn.execute("select pg_size_pretty(pg_total_relation_size('public.telemetry_events'))").fetchone()
         median = statistics.median(timings)

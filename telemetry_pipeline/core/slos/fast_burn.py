@@ -120,34 +120,50 @@ def _ratio_slis(catalog: SloCatalog) -> list[tuple[Slo, Sli, Metric]]:
 def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], policy: FastBurn) -> sql.Composed:
     """One scan of a source's recent rows: per SLI and window, [rows, bad rows].
 
-    A short window of a pair counts only rows after the SLI's `reset_<i>` parameter (its last
-    episode's close): the 30-minute window still full of the incident that just resolved must
-    not open a second episode for it.
+    The inner query decides once per row, for each SLI, whether the row is in its sample (and
+    outside its maintenance windows) and whether it is bad; the aggregates then only compare
+    the row's time with each window's start (`start_<i>_<window>`, see window_params).
     """
-    shorts = {p.short for p in policy.pairs}
+    inner: list[sql.Composable] = [sql.SQL("r.ts")]
     columns: list[sql.Composable] = []
-    flags: list[sql.Composable] = []  # per SLI: is the row inside one of its maintenance windows
     for i, (slo, sli, metric) in enumerate(slis):
-        flags.append(sql.SQL(
+        silenced = sql.SQL(
             "exists (select 1 from silences m where m.slo_name = {} and (m.sli is null or m.sli = {})"
-            " and r.ts >= m.starts_at and r.ts < m.ends_at) as {}"
-        ).format(sql.Literal(slo.name), sql.Literal(sli.name), sql.Identifier(f"silenced_{i}")))
-        sample = sql.SQL("({}) and not {}").format(_sample_condition(metric), sql.Identifier(f"silenced_{i}"))
-        for label, span in policy.spans.items():
-            start = sql.SQL("%(now)s - {}::interval").format(sql.Literal(f"{int(span.total_seconds())} seconds"))
-            if label in shorts:
-                start = sql.SQL("greatest({}, {})").format(start, sql.Placeholder(f"reset_{i}"))
-            in_window = sql.SQL("r.ts > {}").format(start)
-            columns.append(sql.SQL("count(*) filter (where {} and {})").format(in_window, sample))
-            columns.append(
-                sql.SQL("count(*) filter (where {} and {} and ({}))").format(
-                    in_window, sample, sql.SQL(_bad_condition(metric))
-                )
-            )
-    # the flags are computed once per row (a subquery), not once per aggregate
-    return sql.SQL("with silences as materialized ({}) select {} from (select r.*, {} from ({}) r) r").format(
-        sql.SQL(_SILENCES), sql.SQL(", ").join(columns), sql.SQL(", ").join(flags), sql.SQL(_SOURCE_ROWS[source])
+            " and r.ts >= m.starts_at and r.ts < m.ends_at)"
+        ).format(sql.Literal(slo.name), sql.Literal(sli.name))
+        inner.append(sql.SQL("(({}) and not {}) as {}").format(
+            _sample_condition(metric), silenced, sql.Identifier(f"sample_{i}")))
+        inner.append(sql.SQL("coalesce({}, false) as {}").format(
+            sql.SQL(_bad_condition(metric)), sql.Identifier(f"bad_{i}")))
+        for label in policy.windows:
+            start = sql.Placeholder(f"start_{i}_{label}")
+            in_sample = sql.SQL("{} and r.ts > {}").format(sql.Identifier(f"sample_{i}"), start)
+            columns.append(sql.SQL("count(*) filter (where {})").format(in_sample))
+            columns.append(sql.SQL("count(*) filter (where {} and {})").format(in_sample, sql.Identifier(f"bad_{i}")))
+    # offset 0 keeps the per-row decisions in the inner query instead of repeating them per aggregate
+    return sql.SQL("with silences as materialized ({}) select {} from (select {} from ({}) r offset 0) r").format(
+        sql.SQL(_SILENCES), sql.SQL(", ").join(columns), sql.SQL(", ").join(inner), sql.SQL(_SOURCE_ROWS[source])
     )
+
+
+def window_params(
+    slis: list[tuple[Slo, Sli, Metric]], now: datetime, policy: FastBurn,
+    reset: dict[tuple[str, str], datetime] | None = None,
+) -> dict[str, object]:
+    """Parameters of _statement: `now`, `since` and each SLI's window starts.
+
+    A short window of a pair starts no earlier than the SLI's `reset` (its last episode's
+    close): the 30-minute window still full of the incident that just resolved must not open a
+    second episode for it.
+    """
+    since = now - policy.longest
+    shorts = {p.short for p in policy.pairs}
+    params: dict[str, object] = {"now": now, "since": since}
+    for i, (slo, sli, _metric) in enumerate(slis):
+        after = (reset or {}).get((slo.name, sli.name), since)
+        for label, span in policy.spans.items():
+            params[f"start_{i}_{label}"] = max(now - span, after) if label in shorts else now - span
+    return params
 
 
 def evaluate(
@@ -158,15 +174,12 @@ def evaluate(
 
     `reset`: (slo, sli) -> instant before which the short windows of that SLI count no rows.
     """
-    since = now - policy.longest
     results: list[SliBurn] = []
     for source in Source:
         slis = [t for t in _ratio_slis(catalog) if t[2].source is source]
         if not slis:
             continue
-        params: dict[str, object] = {"now": now, "since": since}
-        for i, (slo, sli, _metric) in enumerate(slis):
-            params[f"reset_{i}"] = (reset or {}).get((slo.name, sli.name), since)
+        params = window_params(slis, now, policy, reset)
         counts = list(conn.execute(_statement(source, slis, policy), params).fetchone() or ())
         per_sli = 2 * len(policy.windows)
         for i, (slo, sli, _metric) in enumerate(slis):
