@@ -55,8 +55,11 @@ def ingest(file: str, as_json: bool, progress: bool | None) -> None:
     except Exception as exc:
         import psycopg
 
+        if isinstance(exc, psycopg.OperationalError):
+            raise  # cannot connect: the top-level CLI prints the one-line "cannot reach" message
         if isinstance(exc, psycopg.Error):
-            raise click.ClickException(f"warehouse error while ingesting {file}: {str(exc).strip()[:300]}") from None
+            first_line = str(exc).strip().split("\n")[0][:300]
+            raise click.ClickException(f"warehouse error while ingesting {file}: {first_line}") from None
         raise
     finally:
         if display:
