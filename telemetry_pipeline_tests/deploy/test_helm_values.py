@@ -78,7 +78,10 @@ def test_the_code_location_runs_our_module_on_3030(values: dict) -> None:
     assert deployment["envSecrets"] == [{"name": "telemetry-pipeline-env"}]
     # the image's unprivileged user (deploy/Dockerfile)
     assert deployment["podSecurityContext"]["runAsUser"] == 10001
-    assert "USER 10001:10001" in (DEPLOY / "Dockerfile").read_text()
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "USER 10001:10001" in dockerfile
+    # where the chart mounts the instance config is the image's DAGSTER_HOME, writable by that user
+    assert f"DAGSTER_HOME={values['global']['dagsterHome']}" in dockerfile
 
 
 def test_runs_are_k8s_jobs_with_resource_requests_and_an_external_database(values: dict) -> None:
