@@ -59,7 +59,11 @@ CA=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
 SECRET=()
 [[ -s "$CA" ]] && SECRET=(--secret "id=pip_ca,src=$CA")
 
+PREVIOUS=$(podman image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)
 echo "build-image: building $TAG from $BASE_IMAGE"
 podman build --isolation chroot --pull=never --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     "${SECRET[@]}" -f "$ROOT/deploy/Dockerfile" -t "$TAG" "$CTX"
+# The image the tag pointed at before is now untagged: remove it (unless a container uses it).
+CURRENT=$(podman image inspect --format '{{.Id}}' "$TAG")
+if [[ -n "$PREVIOUS" && "$PREVIOUS" != "$CURRENT" ]]; then podman rmi "$PREVIOUS" >/dev/null 2>&1 || true; fi
 podman image inspect --format 'build-image: {{.Id}} {{.Size}} bytes' "$TAG"

@@ -32,7 +32,10 @@ in_image() { chroot --userspec=10001:10001 "$MNT" /usr/bin/env -i "${IMAGE_ENV[@
 
 echo "--- id"; in_image /usr/bin/id
 echo "--- dagster definitions validate"
-in_image /bin/sh -c 'cd /home/telemetry && /app/.venv/bin/dagster definitions validate -m telemetry_pipeline.definitions' \
+# The image's dagster.yaml wants DAGSTER_PG_URL (a database); validating the code location needs
+# no instance, so it runs on an empty DAGSTER_HOME (Dagster's ephemeral instance).
+in_image /bin/sh -c 'export DAGSTER_HOME=$(mktemp -d) && cd /home/telemetry &&
+    /app/.venv/bin/dagster definitions validate -m telemetry_pipeline.definitions' \
     || fail "the code location does not load"
 echo "--- telemetry-pipeline --help"
 in_image /app/.venv/bin/telemetry-pipeline --help | head -20 || fail "the CLI does not start"

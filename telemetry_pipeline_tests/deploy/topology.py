@@ -142,10 +142,13 @@ class Topology:
     env: dict[str, str] = field(default_factory=dict)
     warehouse_url: str = ""
     slack: SlackApiServer | None = None
+    names: tuple[str, ...] = ()
+    workspace: Path = Path()
 
     # --- set-up -------------------------------------------------------------------------------
-    def create_databases(self) -> None:
-        """Fresh warehouse and Dagster-instance databases on the server (empty, not migrated)."""
+    def prepare(self) -> None:
+        """Fresh warehouse and Dagster-instance databases (empty, not migrated), DAGSTER_HOME with
+        the project's dagster.yaml, the loopback Slack, ports, workspace.yaml, the environment."""
         suffix = f"{os.getpid()}_{secrets.token_hex(3)}"
         self.names = (f"split_{suffix}", f"split_{suffix}_dagster")
         self.warehouse_url = scratch.create_database(self.server_url, self.names[0], migrated=False)
@@ -210,7 +213,7 @@ class Topology:
             process.popen.wait()
         if self.slack is not None:
             self.slack.stop()
-        for name in getattr(self, "names", ()):
+        for name in self.names:
             scratch.drop_database(self.server_url, name)
 
     # --- the steps ----------------------------------------------------------------------------
@@ -384,8 +387,12 @@ def topology(server_url: str | None = None, log: Callable[[str], None] = print) 
     workdir = Path(tempfile.mkdtemp(prefix="split-topology-"))
     topo = Topology(server_url or server_from_env(), workdir, log)
     try:
-        topo.create_databases()
+        topo.prepare()
         yield topo
+    except BaseException:
+        for process in topo.processes:  # the logs go with the work folder: show their ends first
+            log(f"--- last lines of {process.name} ({process.log.name}):\n{process.tail(15)}")
+        raise
     finally:
         topo.stop()
         shutil.rmtree(workdir, ignore_errors=True)
