@@ -34,6 +34,7 @@ from starlette.templating import Jinja2Templates
 
 from telemetry_pipeline import settings
 from telemetry_pipeline.dashboard import queries
+from telemetry_pipeline.dashboard.metrics import metrics_endpoint
 from telemetry_pipeline.dashboard.params import (
     DEFAULT_MAX_POINTS,
     DEFAULT_RANGE,
@@ -220,6 +221,7 @@ def create_app(
             Route("/api/slo-status", api(queries.slo_status)),
             Route("/api/violations", api(queries.violations)),
             Route("/healthz", healthz),
+            Route("/metrics", metrics_endpoint(pool.connection, clock)),
             Route("/static/plotly.min.js", plotly_js),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
