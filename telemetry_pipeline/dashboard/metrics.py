@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from psycopg import sql
 from psycopg.rows import dict_row
@@ -50,6 +50,9 @@ MAX_SCOPES_PER_SERIES = 500
 EVENT_TYPES = tuple(sorted({m.event_type for m in METRICS if m.event_type}))
 
 SLO_LABELS = ("slo", "sli", "granularity")
+#: The classic text format (what generate_latest writes for our names): every Prometheus reads it,
+#: whereas newer prometheus_client releases label it version=1.0.0, which older servers do not know.
+MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,7 @@ def metrics_endpoint(connection: Callable[[], Any], clock: Callable[[], datetime
     registry.register(WarehouseCollector(connection, clock))
 
     def endpoint(_request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST,
+        return Response(generate_latest(registry), media_type=MEDIA_TYPE,
                         headers={"Cache-Control": "no-store"})
 
     return endpoint
