@@ -41,3 +41,11 @@ def test_alert_expressions_pair_long_and_short_windows() -> None:
                             f"or telemetry_slo:burn_rate:1h{sel}) >= 6")
     assert page["labels"]["severity"] == "page"
     assert all(r["labels"]["sli"] != "latency_p95" for g in groups.values() for r in g if "alert" in r)
+
+
+def test_promtool_checks_the_example_scrape_config() -> None:
+    require_binaries()
+    config = REPO / "docs" / "examples" / "prometheus" / "prometheus.yml"
+    checked = subprocess.run([str(PROMTOOL), "check", "config", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 24 rules found" in checked.stdout  # it loads the shipped rule file beside it
