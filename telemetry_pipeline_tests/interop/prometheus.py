@@ -112,3 +112,23 @@ def running_prometheus(tmp: Path, target: str, *, rule_files: list[Path] = ()) -
             process.kill()
             process.wait()
         log.close()
+
+
+def by_labels(result: list[dict], *names: str) -> dict[tuple, float]:
+    """An instant-query result as {label values: value}."""
+    return {tuple(r["metric"].get(n) for n in names): float(r["value"][1]) for r in result}
+
+
+SLO_LABELS = ("slo", "sli", "granularity")
+
+
+def assert_holds_slo_rows(prometheus: Prometheus, expected: dict[tuple[str, str, str], dict]) -> dict[tuple, float]:
+    """Every SLO gauge in Prometheus equals its slo_status row (seeded.latest_slo_rows); returns the burn rates."""
+    for gauge, column in (("telemetry_slo_sli_value", "value"), ("telemetry_slo_target", "target"),
+                          ("telemetry_slo_met", "met"), ("telemetry_slo_error_budget_remaining_percent", "budget")):
+        assert by_labels(prometheus.query(gauge), *SLO_LABELS) == {
+            k: float(r[column]) for k, r in expected.items() if r[column] is not None}, gauge
+    burn = by_labels(prometheus.query("telemetry_slo_burn_rate"), *SLO_LABELS, "window")
+    assert burn == {(*k, w): r[f"b{w}"] for k, r in expected.items() for w in ("1h", "6h", "3d")
+                    if r[f"b{w}"] is not None}
+    return burn

@@ -44,8 +44,8 @@ def seed(conn: psycopg.Connection) -> None:
         )
 
 
-def latest_slo_rows(conn: psycopg.Connection) -> dict[tuple[str, str, str], dict]:
-    """slo_status's latest closed row per (slo, sli, granularity) at rows.NOW, read independently."""
+def latest_slo_rows(conn: psycopg.Connection, now: datetime = rows.NOW) -> dict[tuple[str, str, str], dict]:
+    """slo_status's latest closed row per (slo, sli, granularity) at `now`, read independently."""
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         found = cur.execute(
             "select distinct on (slo_name, sli, aggregation_period) slo_name, sli, aggregation_period,"
@@ -53,16 +53,16 @@ def latest_slo_rows(conn: psycopg.Connection) -> dict[tuple[str, str, str], dict
             " burn_rate_1h::float8 as b1h, burn_rate_6h::float8 as b6h, burn_rate_3d::float8 as b3d"
             " from public.slo_status where period_end <= %s"
             " order by slo_name, sli, aggregation_period, period_start desc",
-            (rows.NOW,),
+            (now,),
         ).fetchall()
     return {(r["slo_name"], r["sli"], r["aggregation_period"]): r for r in found}
 
 
-def latest_kpi_values(conn: psycopg.Connection) -> dict[tuple[str, str], float]:
+def latest_kpi_values(conn: psycopg.Connection, now: datetime = rows.NOW) -> dict[tuple[str, str], float]:
     found = conn.execute(
         "select distinct on (metric_name, aggregation_period) metric_name, aggregation_period, metric_value::float8"
         " from public.kpi_aggregations where period_end <= %s"
         " order by metric_name, aggregation_period, period_start desc",
-        (rows.NOW,),
+        (now,),
     ).fetchall()
     return {(m, g): v for m, g, v in found}

@@ -21,6 +21,8 @@ from telemetry_pipeline_tests.dashboard import rows
 from telemetry_pipeline_tests.interop import seeded
 from telemetry_pipeline_tests.interop.prometheus import (
     Prometheus,
+    assert_holds_slo_rows,
+    by_labels,
     require_binaries,
     running_prometheus,
     wait_for,
@@ -45,27 +47,12 @@ def stack(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             yield prometheus, warehouse_url
 
 
-def by_labels(result: list[dict], *names: str) -> dict[tuple, float]:
-    return {tuple(r["metric"].get(n) for n in names): float(r["value"][1]) for r in result}
-
-
 def test_prometheus_holds_slo_status_values(stack: tuple[Prometheus, str]) -> None:
     prometheus, url = stack
     with psycopg.connect(url) as conn:
         expected = seeded.latest_slo_rows(conn)
     assert len(expected) == 6  # provenance_generation's 3 SLIs x (hour, day); the other SLOs have no rows
-    labels = ("slo", "sli", "granularity")
-    assert by_labels(prometheus.query("telemetry_slo_sli_value"), *labels) == {
-        k: r["value"] for k, r in expected.items()}
-    assert by_labels(prometheus.query("telemetry_slo_target"), *labels) == {
-        k: r["target"] for k, r in expected.items()}
-    assert by_labels(prometheus.query("telemetry_slo_met"), *labels) == {
-        k: float(r["met"]) for k, r in expected.items()}
-    assert by_labels(prometheus.query("telemetry_slo_error_budget_remaining_percent"), *labels) == {
-        k: r["budget"] for k, r in expected.items() if r["budget"] is not None}
-    burn = by_labels(prometheus.query("telemetry_slo_burn_rate"), *labels, "window")
-    assert burn == {(*k, w): r[f"b{w}"] for k, r in expected.items() for w in ("1h", "6h", "3d")
-                    if r[f"b{w}"] is not None}
+    burn = assert_holds_slo_rows(prometheus, expected)
     # by hand (rows.py): the latest hour (k = 1) violates availability at 99.5 and burns 15 / 7 / 2
     assert burn[("provenance_generation", "availability", "hour", "1h")] == 15.0
     assert burn[("provenance_generation", "availability", "hour", "3d")] == 2.0
