@@ -21,6 +21,7 @@ whatever the catalog cannot hold, naming the document and the field.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -55,8 +56,15 @@ def rfc1123(name: str) -> str:
     return name.replace("_", "-")
 
 
+def _label(name: str) -> str:
+    """At most 63 characters (an RFC 1123 label): a longer name keeps its head and a hash of the rest."""
+    if len(name) <= 63:
+        return name
+    return f"{name[:54]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
 def _slo_document_name(slo: str, sli: str) -> str:
-    return f"{rfc1123(slo)}-{rfc1123(sli)}"
+    return _label(f"{rfc1123(slo)}-{rfc1123(sli)}")
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -69,7 +77,7 @@ def _source(metric: str, field: str) -> dict[str, Any]:
 
 def _indicator(slo: Slo, sli_name: str) -> dict[str, Any]:
     sli = slo.sli(sli_name)
-    name = f"{_slo_document_name(slo.name, sli.name)}-sli"
+    name = _label(f"{rfc1123(slo.name)}-{rfc1123(sli.name)}-sli")
     if sli.name == "availability":
         spec = {"ratioMetric": {"counter": False, "good": _source(sli.metric, "good"),
                                 "total": _source(sli.metric, "total")}}

@@ -41,6 +41,17 @@ def test_custom_catalog_round_trips_exactly() -> None:
         ("error_rate", "<", 0.3), ("availability", ">=", 99.95), ("latency_p95", ">=", 12.5)]
 
 
+def test_long_names_stay_rfc1123_labels_and_round_trip() -> None:
+    name = "a" * 63
+    catalog = parse_catalog({"slos": [{"name": name, "description": "Long.", "slis": [
+        {"name": "availability", "metric": "audit_availability", "comparator": ">=", "target": 99.0}]}]}, "long")
+    docs = openslo.export_documents(catalog)
+    names = [d["metadata"]["name"] for d in docs] + [d["spec"]["indicator"]["metadata"]["name"]
+                                                     for d in docs if d["kind"] == "SLO"]
+    assert all(RFC1123.match(n) and len(n) <= 63 for n in names), names
+    assert parse_catalog(openslo.import_catalog(openslo.render(catalog), "x"), "imported") == catalog
+
+
 def test_export_documents_names_and_mapping() -> None:
     docs = openslo.export_documents(load_slos())
     assert all(d["apiVersion"] == "openslo/v1" for d in docs)
