@@ -23,6 +23,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check telemetry_pipeline telemetry_pipeline_tests bench
 	scripts/ensure-chromium
+	scripts/ensure-prometheus
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

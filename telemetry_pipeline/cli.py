@@ -22,6 +22,7 @@ COMMAND_MODULES: dict[str, str] = {
     "emit": "telemetry_pipeline.events.cli",
     "collector": "telemetry_pipeline.events.cli",
     "dashboard": "telemetry_pipeline.dashboard.cli",
+    "slo": "telemetry_pipeline.slos.cli",
     "dev": "telemetry_pipeline.devserver",
     "env": "telemetry_pipeline.devserver",
 }
