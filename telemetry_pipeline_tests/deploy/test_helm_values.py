@@ -15,7 +15,8 @@ import click
 import pytest
 import yaml
 
-from telemetry_pipeline import cli, settings
+from telemetry_pipeline import cli
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.alerting import env as alert_env
 from telemetry_pipeline.core.events import config as events_env
 from telemetry_pipeline.defs.dagster_tuning import DAGSTER_ENV_DEFAULTS

@@ -20,8 +20,8 @@ from telemetry_pipeline.apps.dashboard.app import create_app
 from telemetry_pipeline.apps.dashboard.server import running
 from telemetry_pipeline.core.demo.seed import seed_demo
 from telemetry_pipeline.core.slos.config import load_slos
-from telemetry_pipeline.core.warehouse.resource import WarehouseResource
 from telemetry_pipeline.defs.kpis.assets import kpi_aggregations_daily, kpi_aggregations_hourly
+from telemetry_pipeline.defs.resources import WarehouseResource
 from telemetry_pipeline.defs.slos.assets import build_slo_assets
 from telemetry_pipeline_tests.dagster_run import run_partitions
 from telemetry_pipeline_tests.interop import seeded

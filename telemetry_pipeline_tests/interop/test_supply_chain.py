@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from telemetry_pipeline.cli import cli
-from telemetry_pipeline.core.warehouse.resource import WarehouseResource
+from telemetry_pipeline.defs.resources import WarehouseResource
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DIGEST = "sha256:5f1d3ea9c3a8f2b07c4e2f1e0f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a"
