@@ -17,8 +17,8 @@ import yaml
 
 from telemetry_pipeline import cli
 from telemetry_pipeline.core import settings
-from telemetry_pipeline.core.alerting import env as alert_env
-from telemetry_pipeline.core.events import config as events_env
+from telemetry_pipeline.core import settings as alert_env  # every variable is named in settings
+from telemetry_pipeline.core import settings as events_env
 from telemetry_pipeline.defs.dagster_tuning import DAGSTER_ENV_DEFAULTS
 
 DEPLOY = settings.PROJECT_ROOT / "deploy"
