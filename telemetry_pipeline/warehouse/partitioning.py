@@ -201,6 +201,18 @@ def ensure_partitions(conn: psycopg.Connection, table: str, now: datetime, ahead
     return created
 
 
+def ensure_months(conn: psycopg.Connection, table: str, start: datetime, end: datetime) -> list[str]:
+    """Every month overlapping [start, end): for loading history (demo data, benchmarks) into
+    monthly partitions directly rather than through the DEFAULT partition."""
+    created: list[str] = []
+    month = month_start(start)
+    while month < end:
+        if ensure_month(conn, table, month):
+            created.append(partition_name(table, month))
+        month = add_months(month, 1)
+    return created
+
+
 def _dependent_views(conn: psycopg.Connection, table: str) -> list[tuple[str, str, str, str]]:
     """Views reading the table, directly or through other views: (schema, name, kind, definition),
     in creation order."""
@@ -274,10 +286,7 @@ def _start_conversion(conn: psycopg.Connection, table: str, now: datetime) -> No
             )
         ).fetchone()
         if low is not None:
-            month = month_start(low)
-            while month <= high:
-                ensure_month(conn, table, month)
-                month = add_months(month, 1)
+            ensure_months(conn, table, low, add_months(month_start(high), 1))
         for schema, name, _, definition in views:
             conn.execute(sql.SQL("create view {} as ").format(sql.Identifier(schema, name)) + sql.SQL(definition))
 
