@@ -14,8 +14,8 @@ in one run:
              event_id key table (TOAST included);
   backfill   a year of KPIs at hour, day and week through kpis.sql.replace_window (what the
              single-run backfill executes) vs the hand-written INSERT ... SELECT ... GROUP BY over
-             the same typed columns into a scratch table (bench/backfill.py's floor, run before and
-             after; the faster counts); target ratio <= 1.5;
+             the same typed columns into a scratch table (bench/backfill.py's floor); each twice,
+             alternating, the faster counts; target ratio <= 1.5;
   tick       one hourly tick (KPI hour window + SLO hour window replaced) at N vs at 1M events,
              median of 5 ticks over different hours; target ratio <= 1.5;
   brin       an hour-window aggregate on one month (a copy of the July partition) with the btree
@@ -161,14 +161,16 @@ def disk_per_million(url: str, n_events: int) -> float:
 
 def backfill(url: str) -> dict[str, float]:
     """Seconds: the year's KPIs through the product vs the floor; then the year's SLO rows."""
-    first = backfill_bench.floor(url)
-    product = 0.0
-    with connect(url, autocommit=True) as conn:
-        for granularity in backfill_bench.ASSETS:
-            _, _, start, end = backfill_bench.year_window(granularity)
-            product += timed(lambda g=granularity, s=start, e=end: replace_kpis(conn, g, s, e))[0]
-    second = backfill_bench.floor(url)
-    floor_total = sum(min(first[g], second[g]) for g in first)
+    floors, products = [], []
+    for _ in range(2):  # alternate; the faster of each counts
+        floors.append(sum(backfill_bench.floor(url).values()))
+        product = 0.0
+        with connect(url, autocommit=True) as conn:
+            for granularity in backfill_bench.ASSETS:
+                _, _, start, end = backfill_bench.year_window(granularity)
+                product += timed(lambda g=granularity, s=start, e=end: replace_kpis(conn, g, s, e))[0]
+        products.append(product)
+    product, floor_total = min(products), min(floors)
     with connect(url, autocommit=True) as conn:
         catalog = load_slos()
         slos = 0.0

@@ -16,23 +16,13 @@ insert into public.telemetry_event_ids (event_id, event_timestamp)
 select event_id, event_timestamp from public.telemetry_events where event_id is not null
 on conflict (event_id) do nothing;
 
+-- One pass over the statement's rows; the primary key raises unique_violation on a stored or
+-- repeated id (measured: checking with on conflict + a second count cost a second scan).
 create or replace function public.telemetry_event_ids_insert() returns trigger
 language plpgsql as $$
-declare
-  stored bigint;
-  keyed bigint;
 begin
   insert into public.telemetry_event_ids (event_id, event_timestamp)
-  select event_id, event_timestamp from new_rows where event_id is not null
-  on conflict (event_id) do nothing;
-  get diagnostics stored = row_count;
-  select count(*) into keyed from new_rows where event_id is not null;
-  if stored < keyed then
-    raise unique_violation using
-      message = 'telemetry_events: event_id already stored',
-      detail = format('%s of %s event_ids in this statement are stored already or repeat within it',
-                      keyed - stored, keyed);
-  end if;
+  select event_id, event_timestamp from new_rows where event_id is not null;
   return null;
 end
 $$;

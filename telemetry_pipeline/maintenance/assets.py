@@ -78,7 +78,9 @@ maintenance_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.RUNNING,
 )
 
-#: Merged into the code location by definitions.py.
-maintenance_defs = Definitions(
-    assets=[raw_partitions, raw_retention], jobs=[maintenance_job], schedules=[maintenance_schedule]
-)
+def maintenance_definitions() -> Definitions:
+    """This job, its assets and schedule, merged into the code location by definitions.py (a
+    function, not a module-level Definitions: a location holds exactly one of those)."""
+    return Definitions(
+        assets=[raw_partitions, raw_retention], jobs=[maintenance_job], schedules=[maintenance_schedule]
+    )

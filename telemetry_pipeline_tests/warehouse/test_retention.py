@@ -132,3 +132,35 @@ def test_a_bad_retention_setting_names_the_variable(monkeypatch):
     monkeypatch.setenv(retention.RETENTION_MONTHS_ENV, "six")
     result = CliRunner().invoke(main, ["db", "retention"])
     assert result.exit_code != 0 and "TELEMETRY_RETENTION_MONTHS='six'" in result.output
+
+
+def test_the_daily_job_splits_the_default_partition_then_drops_and_says_what(materialised, monkeypatch):
+    from dagster import DefaultScheduleStatus, instance_for_test, materialize
+
+    from telemetry_pipeline.definitions import defs
+    from telemetry_pipeline.maintenance.assets import raw_partitions, raw_retention
+
+    schedule = next(s for s in defs.schedules if s.name == "warehouse_maintenance_daily")
+    assert schedule.default_status == DefaultScheduleStatus.RUNNING
+    with materialised.connect() as conn:  # a late event of a month without a partition
+        insert_events(conn, [event("2023-07-04T10:00:00Z", "late")])
+        conn.commit()
+    monkeypatch.setenv(retention.RETENTION_MONTHS_ENV, "2")
+    with instance_for_test() as instance:
+        result = materialize([raw_partitions, raw_retention], resources={"warehouse": materialised},
+                             instance=instance)
+    assert result.success
+    created = result.asset_materializations_for_node("raw_partitions")[0].metadata["created"].value
+    assert "telemetry_events_p202307" in created
+    meta = result.asset_materializations_for_node("raw_retention")[0].metadata
+    dropped = {d["partition"]: d["rows"] for d in meta["dropped"].value}
+    # July 2023 has no KPIs: kept back, named with what is missing
+    assert {"telemetry_events_p202401": 12, "telemetry_events_p202402": 24, "telemetry_events_p202403": 12}.items() \
+        <= dropped.items()
+    kept = {d["partition"]: d for d in meta["kept_back"].value}
+    assert kept["telemetry_events_p202307"]["missing"] == [
+        "kpi_aggregations week 2023-07-03T00:00:00+00:00", "kpi_aggregations day 2023-07-04T00:00:00+00:00",
+        "kpi_aggregations hour 2023-07-04T10:00:00+00:00",
+    ]
+    with materialised.connect() as conn:
+        assert conn.execute("select count(*) from public.telemetry_events").fetchone()[0] == 1
