@@ -22,7 +22,9 @@ in one run:
              index on the timestamp vs a BRIN index, median of 9 hours, and both index sizes;
   dashboard  /api/kpis, a year at hour granularity, p95 of 20 requests; target < 200 ms;
   retention  plan + detach/drop of the oldest month (January 2025) with every KPI and SLO period
-             materialised: seconds, not minutes.
+             materialised: seconds, not minutes;
+  upgrade    `db migrate` of an install of the previous release holding --upgrade-events events
+             (default 1M) in its unpartitioned table.
 Disk: the big database needs about (disk per million events) x N / 1M plus a third for the KPI
 rows, WAL and the ingest inputs (docs/benchmarks.md gives the figure). The machine is shared and
 noisy: compare figures within one run.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -43,6 +46,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from telemetry_pipeline import settings
 from telemetry_pipeline.dashboard.app import create_app
 from telemetry_pipeline.dashboard.server import running
 from telemetry_pipeline.demo.generate import copy_audits, copy_events
@@ -50,6 +54,7 @@ from telemetry_pipeline.kpis.sql import replace_window as replace_kpis
 from telemetry_pipeline.slos.config import load_slos
 from telemetry_pipeline.slos.sql import replace_window as replace_slos
 from telemetry_pipeline.warehouse import retention, scratch
+from telemetry_pipeline.warehouse.migrate import migrate
 from telemetry_pipeline.warehouse.partitioning import (
     TABLES,
     add_months,
@@ -245,10 +250,34 @@ def retention_month(url: str) -> dict[str, float]:
     return {"plan": plan_s, "apply": apply_s, "rows": sum(d.rows for d in dropped)}
 
 
+def upgrade(server: str, n_events: int) -> dict[str, float]:
+    """Seconds for `db migrate` to convert an unpartitioned install holding N events over 2025."""
+    name = f"tp_bench_scale_upgrade_{os.getpid()}"
+    url = scratch.create_database(server, name, migrated=False)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tp-scale-sql-") as folder:
+            for path in sorted(settings.SQL_DIR.iterdir()):
+                if path.suffix in (".sql", ".py") and path.name[:4] < "0060":
+                    shutil.copy(path, Path(folder) / path.name)
+            migrate(url, Path(folder))
+        with connect(url) as conn:
+            copy_events(conn, n_events, START, END, seed=42)
+            conn.commit()
+        took, _ = timed(lambda: migrate(url))
+        with connect(url) as conn:
+            rows = conn.execute("select count(*) from public.telemetry_events").fetchone()[0]
+            months = len([p for p in partitions(conn, "telemetry_events") if p.month])
+        assert rows == n_events, rows
+        return {"seconds": took, "months": months}
+    finally:
+        scratch.drop_database(server, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--ingest-events", type=int, default=500_000)
+    parser.add_argument("--upgrade-events", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     args = parser.parse_args()
     server = scratch.server_url()
@@ -284,6 +313,9 @@ def main() -> None:
         dropped = retention_month(urls["big"])
         print(f"retention: plan {dropped['plan']:.1f} s, drop January ({dropped['rows']:,} rows, both tables) "
               f"{dropped['apply']:.1f} s", flush=True)
+        converted = upgrade(server, args.upgrade_events)
+        print(f"upgrade of an unpartitioned install: {args.upgrade_events:,} events into {converted['months']} "
+              f"months in {converted['seconds']:.1f} s", flush=True)
     finally:
         if not args.keep:
             for name in names.values():
