@@ -17,6 +17,7 @@ from telemetry_pipeline.dagster_tuning import apply_defaults
 from telemetry_pipeline.events.assets import raw_events
 from telemetry_pipeline.events.late_data import build_late_data_sensor
 from telemetry_pipeline.kpis.assets import KPI_ASSETS
+from telemetry_pipeline.maintenance.assets import maintenance_definitions
 from telemetry_pipeline.slos.assets import build_slo_assets
 from telemetry_pipeline.warehouse import warehouse_from_env
 
@@ -34,3 +35,4 @@ defs = Definitions(
     # Each run is a short chain of SQL steps; one process per step only added start-up time.
     executor=in_process_executor,
 )
+defs = Definitions.merge(defs, maintenance_definitions())
