@@ -25,7 +25,6 @@ COMMAND_MODULES: dict[str, str] = {
     "slo": "telemetry_pipeline.apps.slos_cli",
     "dev": "telemetry_pipeline.apps.devserver",
     "env": "telemetry_pipeline.apps.devserver",
-    "slo": "telemetry_pipeline.apps.slo_cli",
 }
 
 

@@ -2,7 +2,8 @@
 
 export prints the catalog (slos.yaml, or --slos FILE) as OpenSLO v1 documents or as Prometheus
 recording/alerting rules; import reads OpenSLO documents back into slos.yaml form. Neither
-touches the warehouse, and neither imports Dagster.
+touches the warehouse, and neither imports Dagster. `slo silence` / `slo silences` (maintenance
+windows, in the warehouse) live in silence_cli.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sys
 from pathlib import Path
 
 import click
+
+from telemetry_pipeline.apps.silence_cli import silence, silences
 
 FORMATS = ("openslo", "prometheus-rules")
 
@@ -71,5 +74,8 @@ def import_(file: str, output: Path | None) -> None:
         raise click.ClickException(str(exc)) from None
     _write(render_catalog(catalog), output)
 
+
+slo.add_command(silence)
+slo.add_command(silences)
 
 COMMANDS = [slo]

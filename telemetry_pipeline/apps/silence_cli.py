@@ -1,5 +1,7 @@
 """`telemetry-pipeline slo silence | silences`: maintenance windows (SPEC section 11).
 
+Two commands of the `slo` group (slos_cli.py adds them to it).
+
 A window keeps an announced outage from paging: closed periods overlapping it are recorded
 but not sent, and the fast-burn sensor leaves its rows out of every burn rate. Plain library
 code (core/slos/maintenance.py) over the warehouse; no Dagster import.
@@ -25,12 +27,7 @@ def _connect() -> psycopg.Connection:
     return psycopg.connect(warehouse.configured().url(), autocommit=True, options="-c TimeZone=UTC")
 
 
-@click.group("slo")
-def slo() -> None:
-    """SLO maintenance windows: silence an SLO (or one SLI) for a planned outage."""
-
-
-@slo.command("silence")
+@click.command("silence")
 @click.option("--slo", "slo_name", required=True, help="SLO name (slos.yaml).")
 @click.option("--sli", default=None, help="Only this SLI (availability, latency_p95, error_rate); default: every SLI.")
 @click.option("--from", "start", required=True, help="Start: ISO 8601 (no offset = UTC) or 'now'.")
@@ -56,7 +53,7 @@ def silence(slo_name: str, sli: str | None, start: str, end: str, reason: str) -
     click.echo(f"recorded maintenance window {window.line()}")
 
 
-@slo.command("silences")
+@click.command("silences")
 @click.option("--all", "show_all", is_flag=True, help="Also list windows that have ended.")
 @click.option("--delete", "delete_id", type=int, default=None, metavar="ID", help="Delete the window with this id.")
 def silences(show_all: bool, delete_id: int | None) -> None:
@@ -80,5 +77,3 @@ def silences(show_all: bool, delete_id: int | None) -> None:
     for window in windows:
         click.echo(window.line())
 
-
-COMMANDS = [slo]
