@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from telemetry_pipeline.core.slos.budgets import FAST_BURN
+
 
 @dataclass(frozen=True)
 class BurnPair:
@@ -26,8 +28,9 @@ class BurnPair:
         return f"burn-rate-{self.severity}-{self.long}-{self.short}"
 
 
+#: The page pairs are burn_windows.yaml's fast_burn pairs (what slo_fast_burn_sensor pages on);
+#: the ticket pair is the slow-burn rule of the hourly rows.
 BURN_PAIRS: tuple[BurnPair, ...] = (
-    BurnPair("page", "1h", "5m", 14.4, fallback="1h"),
-    BurnPair("page", "6h", "30m", 6.0, fallback="1h"),
+    *(BurnPair("page", p.long, p.short, p.threshold, fallback="1h") for p in FAST_BURN.pairs),
     BurnPair("ticket", "3d", "6h", 1.0),
 )
