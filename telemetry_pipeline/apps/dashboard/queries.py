@@ -81,6 +81,7 @@ with buckets as (
   from public.kpi_aggregations
   where aggregation_period = %(granularity)s and metric_name = any(%(metrics)s)
     and period_start >= %(origin)s and period_start < %(end)s
+    and dimension is null  -- global rows only (scoped rows: SPEC section 10, sql/0070)
     and value_float8 is not null  -- NaN / out of float8 range (sql/0041): no JSON number for them
   group by 1, 2
   order by 1, 2

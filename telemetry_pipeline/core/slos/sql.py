@@ -91,6 +91,7 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
           join public.kpi_aggregations k
             on k.metric_name = c.metric_name and k.aggregation_period = %(granularity)s
            and k.period_start >= %(read_from)s and k.period_start < %(end)s
+           and k.dimension is null
         ),
         rolled as (
           select kpi.*, {rolling} from kpi
