@@ -34,7 +34,7 @@ from telemetry_pipeline.core.events.validation import InvalidEvent, validate_eve
 
 EXIT_OK, EXIT_UNDELIVERED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 #: Keys set by their own options; --meta may not override them.
-RESERVED_META_KEYS = ("status", "duration_ms")
+RESERVED_META_KEYS = ("status", "duration_ms", "repository", "workflow")
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,14 @@ def build_event(
     timestamp: str | None = None,
     meta: tuple[str, ...] = (),
     event_id: str | None = None,
+    repository: str | None = None,
+    workflow: str | None = None,
 ) -> dict[str, object]:
     """The wire-format event for the options. Empty strings count as not given, so a workflow can
     pass `--tag "$GITHUB_REF_NAME"` whether or not the ref is a tag. Raises ValueError for a
-    malformed --meta (a usage error); rule checks are the validator's job."""
+    malformed --meta (a usage error); rule checks are the validator's job. `repository` and
+    `workflow` (metadata keys, the scopes of SPEC section 10) default to GITHUB_REPOSITORY and
+    GITHUB_WORKFLOW, which GitHub Actions sets in every step."""
     metadata: dict[str, object] = {}
     for item in meta:
         key, sep, value = item.partition("=")
@@ -83,6 +87,9 @@ def build_event(
     metadata["status"] = status
     if duration_ms:
         metadata["duration_ms"] = duration_ms
+    current = settings.current()
+    scopes = {"repository": repository or current.github_repository, "workflow": workflow or current.github_workflow}
+    metadata.update({key: value for key, value in scopes.items() if value})
     event: dict[str, object] = {"event_type": event_type, "metadata": metadata}
     optional: dict[str, str | None] = {
         "run_id": run_id, "tag": tag, "event_timestamp": timestamp, "event_id": event_id,

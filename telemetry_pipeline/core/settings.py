@@ -58,6 +58,10 @@ DEFAULT_MAX_BODY_BYTES = 1 << 20
 LATE_DATA_LOOKBACK_ENV = "TELEMETRY_LATE_DATA_LOOKBACK_DAYS"
 DEFAULT_LATE_DATA_LOOKBACK_DAYS = 7.0
 
+#: Set by GitHub Actions in every step; `emit` takes them as the default --repository / --workflow.
+GITHUB_REPOSITORY_ENV = "GITHUB_REPOSITORY"
+GITHUB_WORKFLOW_ENV = "GITHUB_WORKFLOW"
+
 # --- alert channels (SPEC section 8) ----------------------------------------------------------
 # Only whether they are set is read here: the values (the bot token, the SMTP password) are
 # resolved by Dagster at run time as EnvVars and never logged or shown in the UI.
@@ -86,7 +90,7 @@ _VARIABLES = (
     TEAMS_FILE_ENV, DIMENSION_GRANULARITIES_ENV,
     DAGSTER_PG_URL_ENV,
     COLLECTOR_URL_ENV, COLLECTOR_TOKEN_ENV, GITHUB_WEBHOOK_SECRET_ENV, COLLECTOR_MAX_BODY_ENV,
-    LATE_DATA_LOOKBACK_ENV, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_BASE_URL, SMTP_HOST, SMTP_PORT,
+    LATE_DATA_LOOKBACK_ENV, GITHUB_REPOSITORY_ENV, GITHUB_WORKFLOW_ENV, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_BASE_URL, SMTP_HOST, SMTP_PORT,
     SMTP_FROM, ALERT_EMAIL_TO, SMTP_USERNAME, SMTP_PASSWORD, SMTP_STARTTLS, ALERT_BURN_RATE_MESSAGES,
 )
 
@@ -205,6 +209,16 @@ class Settings:
     @cached_property
     def github_webhook_secret(self) -> str | None:
         return self._get(GITHUB_WEBHOOK_SECRET_ENV)
+
+    @cached_property
+    def github_repository(self) -> str | None:
+        """GITHUB_REPOSITORY (`owner/name`), the default of `emit --repository`."""
+        return self._get(GITHUB_REPOSITORY_ENV)
+
+    @cached_property
+    def github_workflow(self) -> str | None:
+        """GITHUB_WORKFLOW (the workflow's name), the default of `emit --workflow`."""
+        return self._get(GITHUB_WORKFLOW_ENV)
 
     @cached_property
     def collector_max_body_bytes(self) -> int:
