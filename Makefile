@@ -24,6 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff check telemetry_pipeline telemetry_pipeline_tests bench
 	$(BIN)/mypy
 	scripts/ensure-chromium
+	scripts/ensure-prometheus
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -22,6 +22,7 @@ COMMAND_MODULES: dict[str, str] = {
     "emit": "telemetry_pipeline.apps.events_cli",
     "collector": "telemetry_pipeline.apps.events_cli",
     "dashboard": "telemetry_pipeline.apps.dashboard.cli",
+    "slo": "telemetry_pipeline.apps.slos_cli",
     "dev": "telemetry_pipeline.apps.devserver",
     "env": "telemetry_pipeline.apps.devserver",
 }

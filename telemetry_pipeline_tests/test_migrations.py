@@ -154,13 +154,15 @@ def _closed_port() -> int:
         return sock.getsockname()[1]  # closed again when the block ends: nothing listens there
 
 
-@pytest.mark.parametrize("args", [("db", "migrate"), ("dashboard", "--port", "0"), ("demo", "seed", "--days", "1")])
+@pytest.mark.parametrize(
+    "args", [("db", "migrate"), ("dashboard", "--port", "0"), ("demo", "seed", "--days", "1"), ("ingest", "-")]
+)
 def test_commands_with_the_database_down_print_one_line(args):
     port = _closed_port()
     env = dict(os.environ, TELEMETRY_DATABASE_URL=f"postgresql://alice:s3cret-pw@127.0.0.1:{port}/warehouse_db")
     proc = subprocess.run(
         [sys.executable, "-m", "telemetry_pipeline.cli", *args],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env, capture_output=True, text=True, timeout=120, input='{"event_type": "x"}\n',
     )
     assert proc.returncode == 1, proc
     lines = proc.stderr.strip().splitlines()

@@ -32,7 +32,8 @@ from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.events.store import Rejected, insert_events, quarantine
 from telemetry_pipeline.core.events.validation import InvalidEvent, validate_event
 
-EXIT_OK, EXIT_UNDELIVERED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+#: Exit codes besides 0 (recorded) and click's 2 (usage error); `emit --help` lists all four.
+EXIT_UNDELIVERED, EXIT_REJECTED = 1, 3
 #: Keys set by their own options; --meta may not override them.
 RESERVED_META_KEYS = ("status", "duration_ms", "repository", "workflow")
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import sys
 import zlib
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.events.validation import STATUSES
+
+if TYPE_CHECKING:  # the ingest module is imported only by the commands that use it
+    from telemetry_pipeline.core.events.ingest import IngestSummary
 
 
 def _warehouse_url() -> str:
@@ -28,13 +32,34 @@ def _warehouse_url() -> str:
 @click.option(
     "--progress/--no-progress", default=None, help="Progress line on stderr [default: when stderr is a terminal]."
 )
-def ingest(file: str, as_json: bool, progress: bool | None) -> None:
+@click.option(
+    "--format", "fmt", default="ndjson", show_default=True,
+    type=click.Choice(["ndjson", "gh-attestation", "slsa-verifier"]),
+    help="gh-attestation: `gh attestation verify --format json` output or run records; slsa-verifier: "
+         "run records, or a captured log with --exit-code (docs/integrations.md).",
+)
+@click.option("--timestamp", default=None, help="Tool formats: when the verification finished, ISO 8601 with "
+              "offset [default: the record's finished_at, else now].")
+@click.option("--run-id", default=None, type=int, help="Tool formats: workflow run id of the events.")
+@click.option("--tag", default=None, help="Tool formats: release tag of the events.")
+@click.option("--artifact", default=None, help="Tool formats: artifact name when the output does not say it.")
+@click.option("--exit-code", default=None, type=int,
+              help="slsa-verifier: FILE is its captured log and this its exit status.")
+@click.option("--duration-ms", default=None, type=click.FloatRange(0), help="Tool formats: verification duration.")
+def ingest(
+    file: str, as_json: bool, progress: bool | None, fmt: str, timestamp: str | None, run_id: int | None,
+    tag: str | None, artifact: str | None, exit_code: int | None, duration_ms: float | None,
+) -> None:
     """Bulk-load NDJSON events from FILE ('-' = stdin; gzip recognised by its magic bytes).
 
     Each line is validated (SPEC section 3): valid events are stored, invalid lines go to
     public.telemetry_events_rejected with line number and reason, events whose event_id is
     already stored (or seen earlier in the file) are counted as duplicates. Blank lines are
     skipped. Memory stays constant whatever the file size.
+
+    With --format gh-attestation or slsa-verifier, FILE is a verifier's output, turned into
+    provenance.validation events first; a record that is not such output is quarantined
+    (bad_tool_output) and the rest goes on.
 
     Exit status: 0 when the file was read to the end (whatever was rejected), 1 when the input
     or the warehouse could not be read or written.
@@ -45,7 +70,10 @@ def ingest(file: str, as_json: bool, progress: bool | None) -> None:
     show = sys.stderr.isatty() if progress is None else progress
     display = TerminalProgress() if show else None
     try:
-        summary = ingest_file(_warehouse_url(), file, progress=display)
+        if fmt == "ndjson":
+            summary = ingest_file(_warehouse_url(), file, progress=display)
+        else:
+            summary = _ingest_tool_output(file, fmt, timestamp, run_id, tag, artifact, exit_code, duration_ms)
     except (OSError, EOFError, zlib.error) as exc:  # missing file, truncated or corrupt gzip
         detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise click.ClickException(
@@ -54,13 +82,39 @@ def ingest(file: str, as_json: bool, progress: bool | None) -> None:
     except Exception as exc:
         import psycopg
 
+        if isinstance(exc, psycopg.OperationalError):
+            raise  # cannot connect: the top-level CLI prints the one-line "cannot reach" message
         if isinstance(exc, psycopg.Error):
-            raise click.ClickException(f"warehouse error while ingesting {file}: {str(exc).strip()[:300]}") from None
+            first_line = str(exc).strip().split("\n")[0][:300]
+            raise click.ClickException(f"warehouse error while ingesting {file}: {first_line}") from None
         raise
     finally:
         if display:
             display.close()
     click.echo(orjson.dumps(summary.as_dict()).decode() if as_json else summary.render())
+
+
+def _ingest_tool_output(
+    file: str, fmt: str, timestamp: str | None, run_id: int | None, tag: str | None, artifact: str | None,
+    exit_code: int | None, duration_ms: float | None,
+) -> IngestSummary:
+    """`ingest --format gh-attestation|slsa-verifier` (events/supply_chain.py)."""
+    from datetime import UTC, datetime
+
+    from telemetry_pipeline.core.events.supply_chain import Context, ToolOutputError, ingest_tool_output
+    from telemetry_pipeline.core.events.validation import InvalidEvent, parse_timestamp
+
+    if exit_code is not None and fmt != "slsa-verifier":
+        raise click.UsageError("--exit-code is for --format slsa-verifier (a captured log)")
+    try:
+        when = parse_timestamp(timestamp) if timestamp else datetime.now(UTC)
+    except InvalidEvent as exc:
+        raise click.BadParameter(exc.reason, param_hint="--timestamp") from None
+    context = Context(when, run_id=run_id, tag=tag, artifact=artifact, exit_code=exit_code, duration_ms=duration_ms)
+    try:
+        return ingest_tool_output(_warehouse_url(), file, fmt, context)
+    except ToolOutputError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command("emit")

@@ -175,7 +175,7 @@ def test_a_row_postgresql_refuses_is_quarantined_and_the_rest_of_its_chunk_kept(
         conn.execute(ingest_module._CREATE_STAGING)
         writer = ingest_module._Writer(conn, "ingest:test", "batch-1")
         chunk = ingest_module._Chunk(
-            rows=[good, refused], event_ids=["kept", None], line_numbers=[1, 2],
+            rows=[good, refused], line_numbers=[1, 2],
             raw_lines=[b"line one\n", b"line two\n"],
         )
         writer._store(chunk)
@@ -192,7 +192,7 @@ def test_an_id_stored_by_another_writer_meanwhile_sends_the_chunk_down_the_stagi
     not fail the chunk: the unique index refuses the COPY and the chunk is redone with
     `on conflict do nothing`."""
     rows = [ingest_module.copy_row(ingest_module.parse_event(orjson.dumps(event(n, event_id=f"r{n}")))) for n in (1, 2)]
-    chunk = ingest_module._Chunk(rows=rows, event_ids=["r1", "r2"], line_numbers=[1, 2], raw_lines=[b"1", b"2"])
+    chunk = ingest_module._Chunk(rows=rows, line_numbers=[1, 2], raw_lines=[b"1", b"2"])
     url = warehouse.url()
     with psycopg.connect(url) as other, psycopg.connect(url, autocommit=True) as conn:
         other.execute(

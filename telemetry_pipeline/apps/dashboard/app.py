@@ -34,6 +34,7 @@ from starlette.templating import Jinja2Templates
 
 from telemetry_pipeline.apps.dashboard import queries
 from telemetry_pipeline.apps.dashboard.dead_alerts import dead_alerts
+from telemetry_pipeline.apps.dashboard.metrics import metrics_endpoint
 from telemetry_pipeline.apps.dashboard.params import (
     DEFAULT_MAX_POINTS,
     DEFAULT_RANGE,
@@ -245,6 +246,7 @@ def create_app(
             Route("/api/violations", api(queries.violations)),
             Route("/api/dead-alerts", api(dead_alerts)),
             Route("/healthz", healthz),
+            Route("/metrics", metrics_endpoint(pool.connection, clock)),
             Route("/static/plotly.min.js", plotly_js),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],

@@ -102,12 +102,10 @@ class DeliveryReport:
 
     sent: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # channel -> reason of its failure
-    completed: int = 0  # alerts that reached state 'sent' (or 'dead': finished either way)
     retrying: int = 0  # channel attempts that failed this pass and are retried later
     dead: int = 0  # channel attempts given up for good this pass
     pending_left: int = 0
     skipped_channels: list[str] = field(default_factory=list)
-    locked_out: bool = False
 
     def summary(self) -> str:
         parts = [f"{n} sent on {c}" for c, n in self.sent.items() if n]
@@ -131,7 +129,6 @@ def deliver(
     with outbox.delivery_lock(conn) as got_lock:
         if not got_lock:
             log.info("another delivery pass holds the outbox lock; not delivering this tick")
-            report.locked_out = True
             return report
         active = [c for c in channels if c.is_configured()]
         if not active:
@@ -212,8 +209,7 @@ def _deliver_one(
         if parent == "pending":
             continue  # the violation has not reached this channel yet; resolve after it
         if parent in ("skipped", "dead"):  # the violation never reached this channel: nor does its resolve
-            if outbox.mark_channel_skipped(conn, alert, name, now()):
-                report.completed += 1
+            outbox.mark_channel_skipped(conn, alert, name, now())
             continue
         if message is None:
             try:
@@ -236,8 +232,7 @@ def _deliver_one(
         retried = [a for a, r in alert.email_recipients.items() if (r or {}).get("state") != "sent"]
         if name == "email" and retried:  # the recipients refused before took it this time
             outbox.record_recipients(conn, alert, retried, {}, now())
-        if outbox.mark_channel_sent(conn, alert, name, reference, now()):
-            report.completed += 1
+        outbox.mark_channel_sent(conn, alert, name, reference, now())
 
 
 def _failed(
@@ -255,8 +250,7 @@ def _failed(
         outbox.record_recipients(conn, alert, exc.accepted, exc.refused, now())
     if exc.permanent:
         report.dead += 1
-        if outbox.mark_channel_dead(conn, alert, name, exc.reason, now()):
-            report.completed += 1
+        outbox.mark_channel_dead(conn, alert, name, exc.reason, now())
         log.warning("alert %s is dead on %s (never retried): %s", alert.key, name, exc.reason)
         return
     report.retrying += 1
@@ -285,8 +279,7 @@ def _give_up_everywhere(
     for channel in active:
         if alert.states.get(channel.name) == "pending":
             report.dead += 1
-            if outbox.mark_channel_dead(conn, alert, channel.name, reason, now()):
-                report.completed += 1
+            outbox.mark_channel_dead(conn, alert, channel.name, reason, now())
     log.warning("alert %s is dead (never retried): %s", alert.key, reason)
 
 

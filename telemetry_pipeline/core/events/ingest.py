@@ -123,7 +123,6 @@ class IngestSummary:
 @dataclass
 class _Chunk:
     rows: list[bytes] = field(default_factory=list)  # COPY text rows of the valid events
-    event_ids: list[str | None] = field(default_factory=list)  # of each row
     line_numbers: list[int] = field(default_factory=list)
     raw_lines: list[bytes] = field(default_factory=list)
     rejects: list[Rejected] = field(default_factory=list)
@@ -313,7 +312,6 @@ def _read(
                         continue
                     chunk_ids.add(event_id)
                 chunk.rows.append(copy_row(event))
-                chunk.event_ids.append(event_id)
                 chunk.line_numbers.append(line_number)
                 chunk.raw_lines.append(line)
         if len(chunk) >= CHUNK_LINES:

@@ -67,6 +67,11 @@ class Sli:
     comparator: str  # '>=' or '<'
     target: float
 
+    @property
+    def is_ratio(self) -> bool:
+        """Availability and error rate have an error budget; latency does not."""
+        return self.name in RATIO_SLIS
+
     @field_validator("name", mode="before")
     @classmethod
     def _kind(cls, value: Any) -> str:
