@@ -35,7 +35,7 @@ from telemetry_pipeline.core.events.validation import InvalidEvent, validate_eve
 #: Exit codes besides 0 (recorded) and click's 2 (usage error); `emit --help` lists all four.
 EXIT_UNDELIVERED, EXIT_REJECTED = 1, 3
 #: Keys set by their own options; --meta may not override them.
-RESERVED_META_KEYS = ("status", "duration_ms", "repository", "workflow")
+RESERVED_META_KEYS = ("status", "duration_ms")
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ def build_event(
     """The wire-format event for the options. Empty strings count as not given, so a workflow can
     pass `--tag "$GITHUB_REF_NAME"` whether or not the ref is a tag. Raises ValueError for a
     malformed --meta (a usage error); rule checks are the validator's job. `repository` and
-    `workflow` (metadata keys, the scopes of SPEC section 10) default to GITHUB_REPOSITORY and
-    GITHUB_WORKFLOW, which GitHub Actions sets in every step."""
+    `workflow` (metadata keys, the scopes of SPEC section 10) win over a --meta of the same key,
+    which wins over GITHUB_REPOSITORY / GITHUB_WORKFLOW (set by GitHub Actions in every step)."""
     metadata: dict[str, object] = {}
     for item in meta:
         key, sep, value = item.partition("=")
@@ -88,9 +88,14 @@ def build_event(
     metadata["status"] = status
     if duration_ms:
         metadata["duration_ms"] = duration_ms
+    # the scope keys: the option, else a --meta of the same key, else the GitHub Actions variable
     current = settings.current()
-    scopes = {"repository": repository or current.github_repository, "workflow": workflow or current.github_workflow}
-    metadata.update({key: value for key, value in scopes.items() if value})
+    for key, given, default in (("repository", repository, current.github_repository),
+                                ("workflow", workflow, current.github_workflow)):
+        if given:
+            metadata[key] = given
+        elif default and not metadata.get(key):
+            metadata[key] = default
     event: dict[str, object] = {"event_type": event_type, "metadata": metadata}
     optional: dict[str, str | None] = {
         "run_id": run_id, "tag": tag, "event_timestamp": timestamp, "event_id": event_id,

@@ -146,8 +146,9 @@ def test_emit_records_repository_and_workflow_defaulting_to_the_github_variables
     monkeypatch.delenv("GITHUB_REPOSITORY")
     monkeypatch.delenv("GITHUB_WORKFLOW")
     assert emit(*STEP, "--event-id", "c").exit_code == 0
-    refused = emit(*STEP, "--meta", "repository=x/y")
-    assert refused.exit_code == 2 and "use --repository instead" in refused.output
+    assert emit(*STEP, "--event-id", "d", "--meta", "repository=x/y", "--meta", "workflow=w").exit_code == 0
+    monkeypatch.setenv("GITHUB_WORKFLOW", "release")
+    assert emit(*STEP, "--event-id", "e", "--meta", "workflow=w", "--workflow", "ci").exit_code == 0
     assert query(to_warehouse.url(), "select event_id, m_repository, m_workflow from public.telemetry_events"
                  " order by event_id") == [("a", "acme/pay-api", "release"), ("b", "acme/web", "build"),
-                                           ("c", None, None)]
+                                           ("c", None, None), ("d", "x/y", "w"), ("e", None, "ci")]
