@@ -86,6 +86,7 @@ def test_dg_loads_the_defs_folder_as_the_code_location(tmp_path):
     assert {a["asset_key"] for a in found["assets"]} == {
         "raw_events", "slsa_audit_metrics", "kpi_aggregations_hourly", "kpi_aggregations_daily",
         "kpi_aggregations_weekly", "slo_status_hourly", "slo_status_daily", "slo_status_weekly",
+        "raw_partitions", "raw_retention",  # the daily warehouse maintenance (defs/maintenance)
     }
     assert {s["name"] for s in found["sensors"]} == {"slo_alert_sensor", "late_data_sensor"}
     assert {j["name"] for j in found["jobs"]} >= {

@@ -54,4 +54,39 @@ def stop_cmd() -> None:
     click.echo("stopped" if embedded.stop() else "not running")
 
 
+@db.command("partitions")
+def partitions_cmd() -> None:
+    """Create the monthly partitions of the raw tables ahead (and give rows in the DEFAULT
+    partition their own month); the daily warehouse_maintenance job does the same."""
+    from telemetry_pipeline.core.warehouse.maintenance import ensure_all_partitions
+
+    created = ensure_all_partitions(_warehouse().url())
+    click.echo("\n".join(f"created {name}" for name in created) if created else "up to date")
+
+
+@db.command("retention")
+@click.option("--apply", "execute", is_flag=True, help="Drop the months listed (default: only list them).")
+@click.option(
+    "--months", type=click.IntRange(min=1), default=None,
+    help="Months to keep besides the current one (default: TELEMETRY_RETENTION_MONTHS; unset keeps all).",
+)
+def retention_cmd(execute: bool, months: int | None) -> None:
+    """List (or with --apply, drop) raw monthly partitions past retention whose KPI and
+    slo_status periods are all materialised; KPIs and SLO history are kept."""
+    from telemetry_pipeline.core.warehouse import retention
+
+    try:
+        months = months if months is not None else retention.retention_months()
+    except retention.RetentionConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if months is None:
+        click.echo(f"{retention.RETENTION_MONTHS_ENV} is unset: keeping every month")
+        return
+    decisions = retention.run(_warehouse().url(), months=months, execute=execute)
+    for decision in decisions:
+        click.echo(decision.render())
+    if not decisions:
+        click.echo(f"nothing older than {months} months besides the current one")
+
+
 COMMANDS = [db]

@@ -24,7 +24,7 @@ def pending_migrations(url: str) -> list[str]:
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
 def dashboard(host: str, port: int) -> None:
-    """Serve the KPI dashboard (page + /api/kpis, /api/slo-status, /api/violations)."""
+    """Serve the KPI dashboard (page, JSON API under /api/, Prometheus metrics at /metrics)."""
     from telemetry_pipeline.apps.dashboard.app import create_app
     from telemetry_pipeline.apps.dashboard.server import serve
     from telemetry_pipeline.core import settings, warehouse

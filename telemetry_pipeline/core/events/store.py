@@ -3,7 +3,10 @@ uses the same quarantine writer and its own COPY path for the events).
 
 Both writes are one set-based statement each, inside the caller's transaction, so a request's
 accepted events and its rejected lines are committed together or not at all. Duplicates by
-event_id are skipped by the unique index (`on conflict ... do nothing`), also within one batch.
+event_id are skipped, also within one batch: the first of a batch is kept, and one whose id is in
+telemetry_event_ids (sql/0061) is not stored again. A concurrent writer storing the same id at the
+same moment makes the key table's trigger refuse the statement (unique_violation) rather than
+store it twice.
 """
 
 from __future__ import annotations
@@ -17,8 +20,15 @@ from telemetry_pipeline.core.events.validation import Event, InvalidEvent
 
 _INSERT_EVENTS = """
     insert into public.telemetry_events (event_type, event_timestamp, run_id, tag, metadata, event_id)
-    select * from unnest(%s::text[], %s::timestamptz[], %s::bigint[], %s::text[], %s::jsonb[], %s::text[])
-    on conflict (event_id) where event_id is not null do nothing
+    select event_type, event_timestamp, run_id, tag, metadata, event_id
+    from (
+      select b.*, row_number() over (partition by b.event_id order by b.n) as nth
+      from unnest(%s::text[], %s::timestamptz[], %s::bigint[], %s::text[], %s::jsonb[], %s::text[])
+        with ordinality as b (event_type, event_timestamp, run_id, tag, metadata, event_id, n)
+    ) batch
+    where event_id is null
+       or (nth = 1 and not exists (select 1 from public.telemetry_event_ids k where k.event_id = batch.event_id))
+    order by n
 """
 
 COPY_REJECTED = (

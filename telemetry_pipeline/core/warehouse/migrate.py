@@ -9,6 +9,11 @@ Each row records the sha256 of the file as applied. A recorded file whose bytes 
 stops the run with MigrationError naming it: an applied migration is never edited, a change goes
 into a new file. Rows written before checksums were recorded get the current file's checksum on
 the next run (trusted once, verified from then on).
+
+A `NNNN_name.py` migration is for work too big for one transaction (converting a populated table
+in place): its `run(conn)` gets the autocommit connection, commits its own steps, and must be
+resumable (re-running after an interruption continues where it stopped). It is recorded once
+`run` returns.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import psycopg
 from telemetry_pipeline.core import settings
 
 _MIGRATION_LOCK = 7_240_001  # arbitrary, constant advisory-lock key for migrations
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.(sql|py)$")
 
 
 class MigrationError(RuntimeError):
@@ -45,10 +50,10 @@ def discover(sql_dir: Path | None = None) -> list[Migration]:
     """Migrations in version order; a file named against the pattern is an error, not skipped."""
     folder = sql_dir or settings.SQL_DIR
     found: list[Migration] = []
-    for path in sorted(folder.glob("*.sql")):
+    for path in sorted([*folder.glob("*.sql"), *folder.glob("*.py")]):
         match = _NAME.match(path.name)
         if not match:
-            raise ValueError(f"{path}: migration files must be named NNNN_lowercase_name.sql")
+            raise ValueError(f"{path}: migration files must be named NNNN_lowercase_name.sql (or .py)")
         found.append(Migration(match.group(1), path.stem, path))
     versions = [m.version for m in found]
     if len(versions) != len(set(versions)):
@@ -73,11 +78,14 @@ def migrate(url: str, sql_dir: Path | None = None) -> list[str]:
             for migration in migrations:
                 if migration.version in done:
                     continue
+                if migration.path.suffix == ".py":
+                    _run_python(conn, migration)
                 with conn.transaction():
-                    try:
-                        conn.execute(migration.path.read_text())
-                    except psycopg.Error as exc:
-                        raise MigrationError(f"{migration.path.name}: {exc}") from exc
+                    if migration.path.suffix == ".sql":
+                        try:
+                            conn.execute(migration.path.read_text())
+                        except psycopg.Error as exc:
+                            raise MigrationError(f"{migration.path.name}: {exc}") from exc
                     conn.execute(
                         "insert into public.schema_migrations (version, name, checksum) values (%s, %s, %s)",
                         (migration.version, migration.name, migration.checksum),
@@ -124,3 +132,13 @@ def _verified(conn: psycopg.Connection, migrations: list[Migration]) -> set[str]
                 f"file now {migration.checksum[:12]}...); never edit an applied migration, add a new file"
             )
     return set(recorded)
+
+
+def _run_python(conn: psycopg.Connection, migration: Migration) -> None:
+    """Execute a .py migration's `run(conn)` (compiled from source: no __pycache__ in sql/)."""
+    namespace: dict = {"__name__": f"telemetry_migration_{migration.version}", "__file__": str(migration.path)}
+    exec(compile(migration.path.read_text(), str(migration.path), "exec"), namespace)  # noqa: S102
+    try:
+        namespace["run"](conn)
+    except psycopg.Error as exc:
+        raise MigrationError(f"{migration.path.name}: {exc}") from exc

@@ -1,0 +1,326 @@
+"""Benchmark: the partitioned warehouse at scale (issue 12, item 6). Not run in CI.
+
+    .venv/bin/python bench/scale.py [--events 2000000] [--ingest-events 500000] [--keep]
+
+On scratch databases of the warehouse server (embedded PostgreSQL, or TELEMETRY_DATABASE_URL's),
+in one run:
+  ingest     `telemetry-pipeline ingest` of M NDJSON events (with event_ids) into the partitioned
+             telemetry_events vs plain COPY of the same rows into an unpartitioned table shaped
+             like the previous release's (same columns, generated columns, indexes and unique
+             event_id index); best of 2 rounds each; target ratio >= 0.8;
+  seed       N events (and N/20 audits) over 2025 with demo.generate (COPY, monthly partitions
+             created first), into the "big" database; 1M into the "small" one;
+  disk       bytes per million events: telemetry_events partitions with their indexes, plus the
+             event_id key table (TOAST included);
+  backfill   a year of KPIs at hour, day and week through kpis.sql.replace_window (what the
+             single-run backfill executes) vs the hand-written INSERT ... SELECT ... GROUP BY over
+             the same typed columns into a scratch table (bench/backfill.py's floor); each twice,
+             alternating, the faster counts; target ratio <= 1.5;
+  tick       one hourly tick (KPI hour window + SLO hour window replaced) at N vs at 1M events,
+             median of 5 ticks over different hours; target ratio <= 1.5;
+  brin       an hour-window aggregate on one month (a copy of the July partition) with the btree
+             index on the timestamp vs a BRIN index, median of 9 hours, and both index sizes;
+  dashboard  /api/kpis, a year at hour granularity, p95 of 20 requests; target < 200 ms;
+  retention  plan + detach/drop of the oldest month (January 2025) with every KPI and SLO period
+             materialised: seconds, not minutes;
+  upgrade    `db migrate` of an install of the previous release holding --upgrade-events events
+             (default 1M) in its unpartitioned table.
+Disk: the big database needs about (disk per million events) x N / 1M plus a third for the KPI
+rows, WAL and the ingest inputs (docs/benchmarks.md gives the figure). The machine is shared and
+noisy: compare figures within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from telemetry_pipeline.apps.dashboard.app import create_app
+from telemetry_pipeline.apps.dashboard.server import running
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.demo.generate import copy_audits, copy_events
+from telemetry_pipeline.core.kpis.sql import replace_window as replace_kpis
+from telemetry_pipeline.core.slos.config import load_slos
+from telemetry_pipeline.core.slos.sql import replace_window as replace_slos
+from telemetry_pipeline.core.warehouse import retention, scratch
+from telemetry_pipeline.core.warehouse.migrate import migrate
+from telemetry_pipeline.core.warehouse.partitioning import (
+    TABLES,
+    add_months,
+    ensure_months,
+    month_start,
+    partitions,
+)
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+END = datetime(2026, 1, 1, tzinfo=UTC)
+SMALL_EVENTS = 1_000_000
+TICK_HOURS = [datetime(2025, 7, 1, 10, tzinfo=UTC) + timedelta(days=3 * i, hours=i) for i in range(5)]
+PLAIN = "bench_plain_events"
+
+
+def _bench_module(name: str):
+    """A sibling benchmark script as a module (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+ingest_bench = _bench_module("ingest")
+backfill_bench = _bench_module("backfill")
+dashboard_bench = _bench_module("dashboard")
+
+
+def timed(fn) -> tuple[float, object]:
+    began = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - began, out
+
+
+def connect(url: str, **kw) -> psycopg.Connection:
+    return psycopg.connect(url, options="-c TimeZone=UTC", **kw)
+
+
+def bench_ingest(url: str, n: int) -> dict[str, float]:
+    """Rows/s of plain COPY into an old-style table, of COPY into the partitioned one, and of
+    `telemetry-pipeline ingest` into the partitioned one."""
+    with connect(url, autocommit=True) as conn:
+        for table in TABLES:
+            ensure_months(conn, table, START, END)
+        conn.execute(sql.SQL(
+            "create table if not exists {} (like public.telemetry_events including defaults including generated,"
+            " primary key (id))").format(sql.Identifier(PLAIN)))
+        conn.execute(sql.SQL("create index if not exists bench_plain_type on {} (event_type)").format(
+            sql.Identifier(PLAIN)))
+        conn.execute(sql.SQL("create index if not exists bench_plain_ts on {} (event_timestamp desc)").format(
+            sql.Identifier(PLAIN)))
+        conn.execute(sql.SQL("create unique index if not exists bench_plain_event_id on {} (event_id)"
+                             " where event_id is not null").format(sql.Identifier(PLAIN)))
+    columns = sql.SQL(", ").join(map(sql.Identifier, ingest_bench.COLUMNS))
+    targets = {
+        "plain": sql.SQL("copy {} ({}) from stdin (format csv)").format(sql.Identifier(PLAIN), columns),
+        "partitioned": sql.SQL("copy public.telemetry_events ({}) from stdin (format csv)").format(columns),
+    }
+    rates: dict[str, list[float]] = {"plain": [], "partitioned": [], "ingest": []}
+    with tempfile.TemporaryDirectory(prefix="tp-scale-") as folder:
+        ndjson, csv_path = ingest_bench.write_inputs(Path(folder), n)
+        for _ in range(2):
+            for kind, statement in targets.items():
+                with connect(url, autocommit=True) as conn:
+                    conn.execute(sql.SQL("truncate {}, public.telemetry_events").format(sql.Identifier(PLAIN)))
+                    conn.execute("checkpoint")
+                    began = time.perf_counter()
+                    with conn.cursor() as cursor, cursor.copy(statement) as copy, csv_path.open("rb") as f:
+                        while block := f.read(1 << 20):
+                            copy.write(block)
+                    rates[kind].append(n / (time.perf_counter() - began))
+            ingest_bench.truncate(url)
+            wall, summary, _ = ingest_bench.run_ingest(url, ndjson)
+            assert summary["accepted"] == n, summary
+            rates["ingest"].append(n / wall)
+        ingest_bench.truncate(url)
+    return {kind: max(values) for kind, values in rates.items()}
+
+
+def seed(url: str, n_events: int) -> float:
+    """N events + N/20 audits over 2025 into monthly partitions; returns seconds."""
+    with connect(url) as conn:
+        for table in TABLES:
+            ensure_months(conn, table, START, END)
+        conn.commit()
+        conn.execute("truncate public.telemetry_events, public.slsa_audit_metrics,"
+                     " public.kpi_aggregations, public.slo_status")
+        began = time.perf_counter()
+        copy_events(conn, n_events, START, END, seed=42)
+        copy_audits(conn, max(n_events // 20, 1), START, END, seed=43)
+        conn.commit()
+        took = time.perf_counter() - began
+    with connect(url, autocommit=True) as conn:
+        conn.execute("vacuum analyze public.telemetry_events, public.slsa_audit_metrics")
+    return took
+
+
+def disk_per_million(url: str, n_events: int) -> float:
+    """MB of telemetry_events (all partitions, indexes, TOAST) and its key table per 1M events."""
+    with connect(url) as conn:
+        total = conn.execute(
+            "select coalesce(sum(pg_total_relation_size(inhrelid)), 0) from pg_inherits"
+            " where inhparent = 'public.telemetry_events'::regclass"
+        ).fetchone()[0] + conn.execute(
+            "select pg_total_relation_size('public.telemetry_event_ids')"
+        ).fetchone()[0]
+    return float(total) / 1e6 / (n_events / 1e6)
+
+
+def backfill(url: str) -> dict[str, float]:
+    """Seconds: the year's KPIs through the product vs the floor; then the year's SLO rows."""
+    floors, products = [], []
+    for _ in range(2):  # alternate; the faster of each counts
+        floors.append(sum(backfill_bench.floor(url).values()))
+        product = 0.0
+        with connect(url, autocommit=True) as conn:
+            for granularity in backfill_bench.ASSETS:
+                _, _, start, end = backfill_bench.year_window(granularity)
+                product += timed(lambda g=granularity, s=start, e=end: replace_kpis(conn, g, s, e))[0]
+        products.append(product)
+    product, floor_total = min(products), min(floors)
+    with connect(url, autocommit=True) as conn:
+        catalog = load_slos()
+        slos = 0.0
+        for granularity in backfill_bench.ASSETS:
+            _, _, start, end = backfill_bench.year_window(granularity)
+            slos += timed(lambda g=granularity, s=start, e=end: replace_slos(conn, catalog, g, s, e))[0]
+        conn.execute("vacuum analyze public.kpi_aggregations, public.slo_status")
+    return {"product": product, "floor": floor_total, "slos": slos}
+
+
+def hourly_tick(url: str) -> float:
+    """Median seconds of one hourly tick: the hour's KPIs, then its SLO rows, replaced."""
+    catalog = load_slos()
+    samples = []
+    with connect(url, autocommit=True) as conn:
+        for hour in TICK_HOURS:
+            began = time.perf_counter()
+            replace_kpis(conn, "hour", hour, hour + timedelta(hours=1))
+            replace_slos(conn, catalog, "hour", hour, hour + timedelta(hours=1))
+            samples.append(time.perf_counter() - began)
+    return statistics.median(samples)
+
+
+def brin_vs_btree(url: str) -> dict[str, float]:
+    """Hour-window aggregate on a copy of one month: btree vs BRIN on the timestamp."""
+    month = datetime(2025, 7, 1, tzinfo=UTC)
+    hours = [month + timedelta(days=3 * i, hours=i) for i in range(9)]
+    query = ("select count(*), avg(m_duration_ms) from bench_month"
+             " where event_timestamp >= %s and event_timestamp < %s")
+    out: dict[str, float] = {}
+    with connect(url, autocommit=True) as conn:
+        conn.execute("drop table if exists bench_month")
+        conn.execute("create table bench_month as select * from public.telemetry_events_p202507")
+        conn.execute("set max_parallel_workers_per_gather = 0")
+        for kind, ddl in (("btree", "create index bench_month_ts on bench_month (event_timestamp desc)"),
+                          ("brin", "create index bench_month_ts on bench_month using brin (event_timestamp)")):
+            conn.execute("drop index if exists bench_month_ts")
+            conn.execute(ddl)
+            conn.execute("vacuum analyze bench_month")
+            conn.execute(query, (hours[0], hours[0] + timedelta(hours=1)))  # warm
+            samples = []
+            for hour in hours:
+                began = time.perf_counter()
+                conn.execute(query, (hour, hour + timedelta(hours=1))).fetchone()
+                samples.append((time.perf_counter() - began) * 1000)
+            out[f"{kind}_ms"] = statistics.median(samples)
+            out[f"{kind}_index_mb"] = conn.execute("select pg_relation_size('bench_month_ts')").fetchone()[0] / 1e6
+        out["month_rows"] = conn.execute("select count(*) from bench_month").fetchone()[0]
+        conn.execute("drop table bench_month")
+    return out
+
+
+def dashboard_p95(url: str) -> float:
+    year = f"granularity=hour&from={START:%Y-%m-%dT%H:%M:%SZ}&to={END:%Y-%m-%dT%H:%M:%SZ}"
+    with running(create_app(url)) as base:
+        samples, _, _, _ = dashboard_bench.time_requests(f"{base}/api/kpis?{year}", url)
+    return dashboard_bench.p95(samples)
+
+
+def retention_month(url: str) -> dict[str, float]:
+    """Seconds to plan retention and to drop January 2025 (both tables)."""
+    now = datetime.now(UTC)
+    months = 0
+    while add_months(month_start(now), -months) > add_months(START, 1):
+        months += 1
+    with connect(url, autocommit=True) as conn:
+        plan_s, decisions = timed(lambda: retention.plan(conn, now, months))
+        january = [d for d in decisions if d.partition.month == START]
+        apply_s, dropped = timed(lambda: retention.apply(conn, january))
+        left = {p.name for t in TABLES for p in partitions(conn, t)}
+    assert len(dropped) == 2 and "telemetry_events_p202501" not in left, [d.render() for d in decisions]
+    return {"plan": plan_s, "apply": apply_s, "rows": sum(d.rows for d in dropped)}
+
+
+def upgrade(server: str, n_events: int) -> dict[str, float]:
+    """Seconds for `db migrate` to convert an unpartitioned install holding N events over 2025."""
+    name = f"tp_bench_scale_upgrade_{os.getpid()}"
+    url = scratch.create_database(server, name, migrated=False)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tp-scale-sql-") as folder:
+            for path in sorted(settings.SQL_DIR.iterdir()):
+                if path.suffix in (".sql", ".py") and path.name[:4] < "0060":
+                    shutil.copy(path, Path(folder) / path.name)
+            migrate(url, Path(folder))
+        with connect(url) as conn:
+            copy_events(conn, n_events, START, END, seed=42)
+            conn.commit()
+        took, _ = timed(lambda: migrate(url))
+        with connect(url) as conn:
+            rows = conn.execute("select count(*) from public.telemetry_events").fetchone()[0]
+            months = len([p for p in partitions(conn, "telemetry_events") if p.month])
+        assert rows == n_events, rows
+        return {"seconds": took, "months": months}
+    finally:
+        scratch.drop_database(server, name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--ingest-events", type=int, default=500_000)
+    parser.add_argument("--upgrade-events", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    args = parser.parse_args()
+    server = scratch.server_url()
+    names = {"small": f"tp_bench_scale_small_{os.getpid()}", "big": f"tp_bench_scale_big_{os.getpid()}"}
+    urls = {k: scratch.create_database(server, v) for k, v in names.items()}
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+    try:
+        rates = bench_ingest(urls["small"], args.ingest_events)
+        print(f"ingest {args.ingest_events:,} events: plain COPY into an unpartitioned table {rates['plain']:,.0f} "
+              f"rows/s; COPY into the partitioned telemetry_events (ingest's fast path, key trigger included) "
+              f"{rates['partitioned']:,.0f} rows/s, ratio {rates['partitioned'] / rates['plain']:.2f} "
+              f"(target >= 0.8); `telemetry-pipeline ingest` (validation included) {rates['ingest']:,.0f} rows/s, "
+              f"ratio {rates['ingest'] / rates['plain']:.2f}", flush=True)
+        for key, n in (("small", SMALL_EVENTS), ("big", args.events)):
+            took = seed(urls[key], n)
+            print(f"seed {key}: {n:,} events + {n // 20:,} audits in {took:.1f} s "
+                  f"({n * 1.05 / took:,.0f} rows/s); disk {disk_per_million(urls[key], n):.0f} MB "
+                  "per million events", flush=True)
+        results = {k: backfill(urls[k]) for k in ("small", "big")}
+        big = results["big"]
+        print(f"year backfill at {args.events:,}: product {big['product']:.1f} s, hand-written SQL "
+              f"{big['floor']:.1f} s, ratio {big['product'] / big['floor']:.2f} (target <= 1.5); "
+              f"SLO year {big['slos']:.1f} s", flush=True)
+        ticks = {k: hourly_tick(urls[k]) for k in ("small", "big")}
+        print(f"hourly tick: {ticks['small'] * 1000:.0f} ms at 1M, {ticks['big'] * 1000:.0f} ms at "
+              f"{args.events:,}, ratio {ticks['big'] / ticks['small']:.2f} (target <= 1.5)", flush=True)
+        brin = brin_vs_btree(urls["big"])
+        print(f"hour window on one month ({brin['month_rows']:,} rows): btree {brin['btree_ms']:.1f} ms "
+              f"(index {brin['btree_index_mb']:.1f} MB), BRIN {brin['brin_ms']:.1f} ms "
+              f"(index {brin['brin_index_mb']:.2f} MB)", flush=True)
+        p95 = dashboard_p95(urls["big"])
+        print(f"dashboard /api/kpis 1y hourly p95: {p95:.0f} ms (target < 200 ms)", flush=True)
+        dropped = retention_month(urls["big"])
+        print(f"retention: plan {dropped['plan']:.1f} s, drop January ({dropped['rows']:,} rows, both tables) "
+              f"{dropped['apply']:.1f} s", flush=True)
+        converted = upgrade(server, args.upgrade_events)
+        print(f"upgrade of an unpartitioned install: {args.upgrade_events:,} events into {converted['months']} "
+              f"months in {converted['seconds']:.1f} s", flush=True)
+    finally:
+        if not args.keep:
+            for name in names.values():
+                scratch.drop_database(server, name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

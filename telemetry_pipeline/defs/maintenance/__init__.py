@@ -1,0 +1,1 @@
+"""Warehouse maintenance in Dagster: monthly partitions ahead and raw-data retention, daily."""
