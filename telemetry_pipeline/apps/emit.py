@@ -69,10 +69,14 @@ def build_event(
     timestamp: str | None = None,
     meta: tuple[str, ...] = (),
     event_id: str | None = None,
+    repository: str | None = None,
+    workflow: str | None = None,
 ) -> dict[str, object]:
     """The wire-format event for the options. Empty strings count as not given, so a workflow can
     pass `--tag "$GITHUB_REF_NAME"` whether or not the ref is a tag. Raises ValueError for a
-    malformed --meta (a usage error); rule checks are the validator's job."""
+    malformed --meta (a usage error); rule checks are the validator's job. `repository` and
+    `workflow` (metadata keys, the scopes of SPEC section 10) win over a --meta of the same key,
+    which wins over GITHUB_REPOSITORY / GITHUB_WORKFLOW (set by GitHub Actions in every step)."""
     metadata: dict[str, object] = {}
     for item in meta:
         key, sep, value = item.partition("=")
@@ -84,6 +88,14 @@ def build_event(
     metadata["status"] = status
     if duration_ms:
         metadata["duration_ms"] = duration_ms
+    # the scope keys: the option, else a --meta of the same key, else the GitHub Actions variable
+    current = settings.current()
+    for key, given, default in (("repository", repository, current.github_repository),
+                                ("workflow", workflow, current.github_workflow)):
+        if given:
+            metadata[key] = given
+        elif default and not metadata.get(key):
+            metadata[key] = default
     event: dict[str, object] = {"event_type": event_type, "metadata": metadata}
     optional: dict[str, str | None] = {
         "run_id": run_id, "tag": tag, "event_timestamp": timestamp, "event_id": event_id,

@@ -130,13 +130,16 @@ def _ingest_tool_output(
 @click.option("--timestamp", default=None, help="When the step finished, ISO 8601 with offset [default: now].")
 @click.option("--meta", multiple=True, metavar="KEY=VALUE", help="Extra metadata (repeatable); values are strings.")
 @click.option("--event-id", default=None, help="Idempotency key: a second event with it is not stored again.")
+@click.option("--repository", default=None,
+              help="Repository (owner/name) the step ran in [default: $GITHUB_REPOSITORY].")
+@click.option("--workflow", default=None, help="The workflow's name [default: $GITHUB_WORKFLOW].")
 @click.option("--strict", is_flag=True, help="Fail (exit 1 / 3) instead of warning when not recorded.")
 @click.option("--attempts", default=3, show_default=True, type=click.IntRange(1, 10), help="Delivery attempts.")
 @click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 60), help="Seconds per attempt.")
 def emit(
     event_type: str, status: str, duration_ms: str | None, run_id: str | None, tag: str | None,
-    timestamp: str | None, meta: tuple[str, ...], event_id: str | None, strict: bool, attempts: int,
-    timeout: float,
+    timestamp: str | None, meta: tuple[str, ...], event_id: str | None, repository: str | None,
+    workflow: str | None, strict: bool, attempts: int, timeout: float,
 ) -> None:
     """Record one event from a workflow step.
 
@@ -157,7 +160,7 @@ def emit(
     try:
         event = build_event(
             event_type=event_type, status=status, duration_ms=duration_ms, run_id=run_id, tag=tag,
-            timestamp=timestamp, meta=meta, event_id=event_id,
+            timestamp=timestamp, meta=meta, event_id=event_id, repository=repository, workflow=workflow,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -33,6 +33,12 @@ DATA_DIR_ENV = "TELEMETRY_DATA_DIR"
 PARTITIONS_START_ENV = "TELEMETRY_PARTITIONS_START"
 DAGSTER_WEBSERVER_URL_ENV = "DAGSTER_WEBSERVER_URL"
 SLOS_FILE_ENV = "TELEMETRY_SLOS_FILE"
+#: The teams file of SPEC section 10 (unset = no teams: every repository is `unowned`).
+TEAMS_FILE_ENV = "TELEMETRY_TEAMS_FILE"
+#: Granularities that get scoped (per repository / workflow / team) KPI rows.
+DIMENSION_GRANULARITIES_ENV = "TELEMETRY_DIMENSION_GRANULARITIES"
+DEFAULT_DIMENSION_GRANULARITIES = ("day", "week")
+_GRANULARITIES = ("hour", "day", "week")
 #: Dagster's own storage (dagster.yaml reads it); unset = `<warehouse db>_dagster` beside it.
 DAGSTER_PG_URL_ENV = "DAGSTER_PG_URL"
 DEFAULT_PARTITIONS_START = "2025-01-01"
@@ -51,6 +57,10 @@ DEFAULT_MAX_BODY_BYTES = 1 << 20
 #: How far back (days, by event time) the late-data sensor re-materialises partitions.
 LATE_DATA_LOOKBACK_ENV = "TELEMETRY_LATE_DATA_LOOKBACK_DAYS"
 DEFAULT_LATE_DATA_LOOKBACK_DAYS = 7.0
+
+#: Set by GitHub Actions in every step; `emit` takes them as the default --repository / --workflow.
+GITHUB_REPOSITORY_ENV = "GITHUB_REPOSITORY"
+GITHUB_WORKFLOW_ENV = "GITHUB_WORKFLOW"
 
 # --- alert channels (SPEC section 8) ----------------------------------------------------------
 # Only whether they are set is read here: the values (the bot token, the SMTP password) are
@@ -77,16 +87,17 @@ _FALSE = {"", "0", "false", "no", "off"}
 #: The variables these settings read (a change of any of them gives a new `current()`).
 _VARIABLES = (
     DATABASE_URL_ENV, DATA_DIR_ENV, PARTITIONS_START_ENV, DAGSTER_WEBSERVER_URL_ENV, SLOS_FILE_ENV,
+    TEAMS_FILE_ENV, DIMENSION_GRANULARITIES_ENV,
     DAGSTER_PG_URL_ENV,
     COLLECTOR_URL_ENV, COLLECTOR_TOKEN_ENV, GITHUB_WEBHOOK_SECRET_ENV, COLLECTOR_MAX_BODY_ENV,
-    LATE_DATA_LOOKBACK_ENV, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_BASE_URL, SMTP_HOST, SMTP_PORT,
+    LATE_DATA_LOOKBACK_ENV, GITHUB_REPOSITORY_ENV, GITHUB_WORKFLOW_ENV, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_BASE_URL, SMTP_HOST, SMTP_PORT,
     SMTP_FROM, ALERT_EMAIL_TO, SMTP_USERNAME, SMTP_PASSWORD, SMTP_STARTTLS, ALERT_BURN_RATE_MESSAGES,
 )
 
 #: The fields the Dagster code location uses, validated together when it loads.
 CODE_LOCATION_FIELDS = (
     "partitions_start", "late_data_lookback", "burn_rate_messages", "slack_api_base_url",
-    "smtp_port", "smtp_starttls",
+    "smtp_port", "smtp_starttls", "dimension_granularities",
 )
 
 
@@ -167,6 +178,25 @@ class Settings:
         raw = self._get(SLOS_FILE_ENV)
         return Path(raw) if raw else None
 
+    @cached_property
+    def teams_file(self) -> Path | None:
+        """TELEMETRY_TEAMS_FILE when set (else there are no teams)."""
+        raw = self._get(TEAMS_FILE_ENV)
+        return Path(raw.strip()) if raw else None
+
+    @cached_property
+    def dimension_granularities(self) -> tuple[str, ...]:
+        """TELEMETRY_DIMENSION_GRANULARITIES: comma-separated subset of hour,day,week (default day,week)."""
+        raw = self._get(DIMENSION_GRANULARITIES_ENV)
+        if raw is None:
+            return DEFAULT_DIMENSION_GRANULARITIES
+        chosen = [part.strip().lower() for part in raw.split(",") if part.strip()]
+        if not chosen or any(g not in _GRANULARITIES for g in chosen):
+            raise SettingsError(
+                f"{DIMENSION_GRANULARITIES_ENV}={raw!r} is not a comma-separated list of hour, day, week"
+            )
+        return tuple(g for g in _GRANULARITIES if g in chosen)
+
     # --- event collection -----------------------------------------------------------------
     @cached_property
     def collector_url(self) -> str | None:
@@ -179,6 +209,16 @@ class Settings:
     @cached_property
     def github_webhook_secret(self) -> str | None:
         return self._get(GITHUB_WEBHOOK_SECRET_ENV)
+
+    @cached_property
+    def github_repository(self) -> str | None:
+        """GITHUB_REPOSITORY (`owner/name`), the default of `emit --repository`."""
+        return self._get(GITHUB_REPOSITORY_ENV)
+
+    @cached_property
+    def github_workflow(self) -> str | None:
+        """GITHUB_WORKFLOW (the workflow's name), the default of `emit --workflow`."""
+        return self._get(GITHUB_WORKFLOW_ENV)
 
     @cached_property
     def collector_max_body_bytes(self) -> int:

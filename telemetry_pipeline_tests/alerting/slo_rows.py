@@ -68,7 +68,7 @@ def upsert(conn: psycopg.Connection, rows: Iterable[Row]) -> None:
               period_end, value, target, comparator, met, sample_size, error_budget_remaining,
               evaluated_at, burn_alert, burn_alert_windows, burn_rate_1h, burn_rate_6h, burn_rate_3d)
             values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()), %s, %s, %s, %s, %s)
-            on conflict (slo_name, sli, aggregation_period, period_start) do update set
+            on conflict (slo_name, sli, aggregation_period, period_start, dimension, dimension_value) do update set
               value = excluded.value, met = excluded.met, sample_size = excluded.sample_size,
               error_budget_remaining = excluded.error_budget_remaining,
               evaluated_at = excluded.evaluated_at, burn_alert = excluded.burn_alert,

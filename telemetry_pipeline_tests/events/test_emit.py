@@ -136,3 +136,19 @@ def test_help_documents_the_exit_codes():
     text = emit("--help").output
     for line in ("0  recorded or duplicate", "1  --strict and the collector", "2  usage error", "3  --strict and the event"):
         assert line in text
+
+
+def test_emit_records_repository_and_workflow_defaulting_to_the_github_variables(to_warehouse, monkeypatch):
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/pay-api")
+    monkeypatch.setenv("GITHUB_WORKFLOW", "release")
+    assert emit(*STEP, "--event-id", "a").exit_code == 0
+    assert emit(*STEP, "--event-id", "b", "--repository", "acme/web", "--workflow", "build").exit_code == 0
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    monkeypatch.delenv("GITHUB_WORKFLOW")
+    assert emit(*STEP, "--event-id", "c").exit_code == 0
+    assert emit(*STEP, "--event-id", "d", "--meta", "repository=x/y", "--meta", "workflow=w").exit_code == 0
+    monkeypatch.setenv("GITHUB_WORKFLOW", "release")
+    assert emit(*STEP, "--event-id", "e", "--meta", "workflow=w", "--workflow", "ci").exit_code == 0
+    assert query(to_warehouse.url(), "select event_id, m_repository, m_workflow from public.telemetry_events"
+                 " order by event_id") == [("a", "acme/pay-api", "release"), ("b", "acme/web", "build"),
+                                           ("c", None, None), ("d", "x/y", "w"), ("e", None, "ci")]

@@ -7,7 +7,7 @@ formatting, HELP/TYPE lines) from a custom collector that reads the warehouse pe
 
 Why it stays cheap (a few ms for the demo catalog):
 - one index probe per (slo, sli, granularity) of the catalog finds the latest closed period
-  (uq_slo_status_key, read backwards), then the rows of that period are read; the same per
+  (uq_slo_status_key_scope, sql/0071, read backwards), then the rows of that period are read; the same per
   (metric, granularity) on kpi_aggregations; the pending-alert count uses the partial
   idx_slo_alerts_due; the last event per type walks idx_telemetry_events_event_timestamp.
 - cardinality is bounded by our catalog: series exist only for SLOs, SLIs and metrics named in

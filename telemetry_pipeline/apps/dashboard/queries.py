@@ -42,11 +42,12 @@ class SliRef:
 
 
 def view_slis(view: View, catalog: SloCatalog) -> list[SliRef]:
-    """The SLIs of the view's SLOs whose metric the view shows, in catalog order."""
+    """The SLIs of the view's SLOs whose metric the view shows, in catalog order. The page shows
+    global series, so scoped SLOs (evaluated per repository/workflow/team) are not among them."""
     return [
         SliRef(slo.name, sli.name, sli.metric, sli.comparator, sli.target, slo.min_sample_size)
         for slo in catalog
-        if slo.name in view.slos
+        if slo.name in view.slos and slo.scope is None
         for sli in slo.slis
         if sli.metric in view.metrics
     ]
@@ -81,6 +82,7 @@ with buckets as (
   from public.kpi_aggregations
   where aggregation_period = %(granularity)s and metric_name = any(%(metrics)s)
     and period_start >= %(origin)s and period_start < %(end)s
+    and dimension is null  -- global rows only (scoped rows: SPEC section 10, sql/0070)
     and value_float8 is not null  -- NaN / out of float8 range (sql/0041): no JSON number for them
   group by 1, 2
   order by 1, 2
@@ -105,7 +107,7 @@ select s.metric_name,
        case when bool_or(s.comparator = '>=') then min(s.value) else max(s.value) end::float8,
        count(*)
 from {_SLIS}
-join public.slo_status s on s.slo_name = c.slo_name and s.sli = c.sli
+join public.slo_status s on s.slo_name = c.slo_name and s.sli = c.sli and s.dimension is null
 where s.aggregation_period = %(granularity)s and not s.met and s.sample_size >= c.min_sample
   and s.period_start >= %(origin)s and s.period_start < %(end)s
 group by 1, 2
@@ -241,21 +243,21 @@ from {_SLIS}
 left join lateral (
   select period_start, period_end, value, target, comparator, met, sample_size
   from public.slo_status s
-  where s.slo_name = c.slo_name and s.sli = c.sli and s.aggregation_period = %(granularity)s
+  where s.slo_name = c.slo_name and s.sli = c.sli and s.dimension is null and s.aggregation_period = %(granularity)s
     and s.period_start >= %(origin)s and s.period_start < %(end)s
   order by s.period_start desc limit 1
 ) l on true
 left join lateral (
   select period_start, error_budget_remaining, burn_rate
   from public.slo_status s
-  where s.slo_name = c.slo_name and s.sli = c.sli and s.aggregation_period = 'day'
+  where s.slo_name = c.slo_name and s.sli = c.sli and s.dimension is null and s.aggregation_period = 'day'
     and s.period_start < %(end)s and s.error_budget_remaining is not null
   order by s.period_start desc limit 1
 ) b on true
 left join lateral (
   select period_start, burn_rate_1h, burn_rate_6h, burn_rate_3d, burn_alert, burn_alert_windows
   from public.slo_status s
-  where s.slo_name = c.slo_name and s.sli = c.sli and s.aggregation_period = 'hour'
+  where s.slo_name = c.slo_name and s.sli = c.sli and s.dimension is null and s.aggregation_period = 'hour'
     and s.period_start < %(end)s and s.burn_rate_1h is not null
   order by s.period_start desc limit 1
 ) h on true
@@ -263,7 +265,7 @@ cross join lateral (
   select count(*) as periods,
          count(*) filter (where not s.met and s.sample_size >= c.min_sample) as violations
   from public.slo_status s
-  where s.slo_name = c.slo_name and s.sli = c.sli and s.aggregation_period = %(granularity)s
+  where s.slo_name = c.slo_name and s.sli = c.sli and s.dimension is null and s.aggregation_period = %(granularity)s
     and s.period_start >= %(origin)s and s.period_start < %(end)s
 ) n
 order by c.ord
@@ -333,7 +335,7 @@ _VIOLATIONS = f"""
 select s.slo_name, s.sli, s.metric_name, s.period_start, s.period_end, s.value::float8, s.target::float8,
        s.comparator, s.sample_size, s.burn_alert, count(*) over () as total
 from {_SLIS}
-join public.slo_status s on s.slo_name = c.slo_name and s.sli = c.sli
+join public.slo_status s on s.slo_name = c.slo_name and s.sli = c.sli and s.dimension is null
 where s.aggregation_period = %(granularity)s and not s.met and s.sample_size >= c.min_sample
   and s.period_start >= %(origin)s and s.period_start < %(end)s
 order by s.period_start desc, c.ord

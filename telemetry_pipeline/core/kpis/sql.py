@@ -2,7 +2,8 @@
 
 One statement per source computes every metric of that source for every period of a window:
 a single scan and GROUP BY inside PostgreSQL, whatever the number of partitions, so a year of
-hourly KPIs costs one pass. Percentiles for days and weeks come from the raw rows of the whole
+hourly KPIs costs one pass. At the scoped granularities the same GROUP BY becomes GROUPING SETS
+and also yields the per-repository, per-workflow and per-team rows (SPEC section 10). Percentiles for days and weeks come from the raw rows of the whole
 period, never from hourly values.
 """
 
@@ -14,27 +15,54 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.granularity import PERIODS
 from telemetry_pipeline.core.kpis.catalog import CONDITIONS, METRICS, Agg, Metric, Source
+from telemetry_pipeline.core.scopes.teams import DIMENSIONS, TeamCatalog, load_teams
 from telemetry_pipeline.core.warehouse import one
 
 #: Per source: the rows of a window with the typed columns the catalog's conditions refer to.
-#: Only constants of our own; the window and granularity are bound as parameters.
+#: Only constants of our own; the window and granularity are bound as parameters. `{scope}` is
+#: empty for the global pass and adds the scope keys (sql/0070) for the scoped one.
 _SOURCE_ROWS: dict[Source, str] = {
     Source.EVENTS: """
         select date_trunc({granularity}, event_timestamp, 'UTC') as period_start,
                event_type, m_status as status, m_duration_ms as duration_ms,
-               m_artifact_size_bytes as artifact_size_bytes
+               m_artifact_size_bytes as artifact_size_bytes{scope}
         from public.telemetry_events
         where event_timestamp >= {start} and event_timestamp < {end}
     """,
     Source.AUDITS: """
         select date_trunc({granularity}, audited_at, 'UTC') as period_start,
                status, public.telemetry_numeric_to_float8(duration_ms) as duration_ms,
-               sha256_verified, predicate_type_verified, supabase_synced
+               sha256_verified, predicate_type_verified, supabase_synced{scope}
         from public.slsa_audit_metrics
         where audited_at >= {start} and audited_at < {end}
     """,
+}
+
+#: The scope keys of a row (SPEC section 10): a workflow is `<repository>/<workflow>` and needs both.
+_SCOPE_COLUMNS = """,
+               m_repository as repository,
+               case when m_repository is not null and m_workflow is not null
+                    then m_repository || '/' || m_workflow end as workflow_key"""
+
+#: The distinct repositories of a window, each mapped to its team: the first glob (in teams-file
+#: order) that matches, else 'unowned'. Part of the aggregating statement, so it sees the same
+#: snapshot of rows; the regexes come from our own glob translation (core/scopes/teams.py) and are
+#: bound as parameters.
+_REPOSITORY_TEAMS = """
+        select r.repository,
+               coalesce((select t.team
+                         from unnest(%(team_names)s::text[], %(team_regexes)s::text[])
+                              with ordinality as t(team, regex, ord)
+                         where r.repository ~ t.regex order by t.ord limit 1), 'unowned') as team
+        from (select distinct m_repository as repository from {table}
+              where {time} >= %(start)s and {time} < %(end)s and m_repository is not null) as r
+"""
+_TABLES: dict[Source, tuple[str, str]] = {
+    Source.EVENTS: ("public.telemetry_events", "event_timestamp"),
+    Source.AUDITS: ("public.slsa_audit_metrics", "audited_at"),
 }
 
 
@@ -78,11 +106,16 @@ def _value_and_sample(metric: Metric) -> tuple[sql.Composable, sql.Composable]:
     raise ValueError(f"{metric.name}: unsupported aggregation {metric.agg}")
 
 
-def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS) -> sql.Composed:
-    """SELECT period_start, metric_name, metric_value, sample_size, unit for one source.
+def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bool = False) -> sql.Composed:
+    """SELECT period_start, dimension, dimension_value, metric_name, metric_value, sample_size, unit.
 
-    Parameters: %(granularity)s ('hour'|'day'|'week'), %(start)s, %(end)s (timestamptz).
-    Metrics whose sample is empty in a period produce no row (SPEC section 5).
+    Parameters: %(granularity)s ('hour'|'day'|'week'), %(start)s, %(end)s (timestamptz), and when
+    `scoped` %(team_names)s / %(team_regexes)s (TeamCatalog.sql_params). Metrics whose sample is
+    empty in a period produce no row (SPEC section 5). Unscoped, it is the global GROUP BY alone
+    (dimension null). Scoped, the same aggregates run once over GROUPING SETS: the global rows
+    plus one row per repository, workflow and team value in the same scan, so a scoped row is the
+    catalog's own definition over that value's rows; a row lacking a dimension's key falls into
+    that set's null group, which is dropped (it counts in the global rows only).
     """
     chosen = [m for m in metrics if m.source is source]
     aggregates: list[sql.Composable] = []
@@ -96,39 +129,62 @@ def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS) -> sql.Com
             )
         )
     source_rows = sql.SQL(_SOURCE_ROWS[source]).format(
-        granularity=sql.Placeholder("granularity"), start=sql.Placeholder("start"), end=sql.Placeholder("end")
+        granularity=sql.Placeholder("granularity"), start=sql.Placeholder("start"), end=sql.Placeholder("end"),
+        scope=sql.SQL(_SCOPE_COLUMNS if scoped else ""),
     )
-    return sql.SQL(
-        """
-        select a.period_start, m.metric_name, m.metric_value, m.sample_size, m.unit
-        from (
-          select period_start, {aggregates}
+    if scoped:
+        table, time_column = _TABLES[source]
+        teams = sql.SQL(_REPOSITORY_TEAMS).format(
+            table=sql.Identifier(*table.split(".")), time=sql.Identifier(time_column)
+        )
+        grouped = sql.SQL(
+            """
+          select period_start,
+                 case when grouping(repository) = 0 then 'repository'
+                      when grouping(workflow_key) = 0 then 'workflow'
+                      when grouping(team) = 0 then 'team' end as dimension,
+                 coalesce(repository, workflow_key, team) as dimension_value,
+                 {aggregates}
+          from ({source_rows}) as src
+          left join ({teams}) as rt using (repository)
+          group by grouping sets ((period_start), (period_start, repository),
+                                 (period_start, workflow_key), (period_start, team))
+            """
+        ).format(aggregates=sql.SQL(",\n ").join(aggregates), source_rows=source_rows, teams=teams)
+    else:
+        grouped = sql.SQL(
+            """
+          select period_start, null::text as dimension, null::text as dimension_value, {aggregates}
           from ({source_rows}) as src
           group by period_start
-        ) as a
+            """
+        ).format(aggregates=sql.SQL(",\n ").join(aggregates), source_rows=source_rows)
+    return sql.SQL(
+        """
+        select a.period_start, a.dimension, a.dimension_value,
+               m.metric_name, m.metric_value, m.sample_size, m.unit
+        from ({grouped}) as a
         cross join lateral (values {rows}) as m(metric_name, metric_value, sample_size, unit)
         where m.sample_size > 0 and m.metric_value is not null
+          and (a.dimension is null or a.dimension_value is not null)
         """
-    ).format(
-        aggregates=sql.SQL(",\n ").join(aggregates),
-        source_rows=source_rows,
-        rows=sql.SQL(", ").join(rows),
-    )
+    ).format(grouped=grouped, rows=sql.SQL(", ").join(rows))
 
 
-def kpi_insert(target: str = "kpi_aggregations") -> sql.Composed:
+def kpi_insert(target: str = "kpi_aggregations", scoped: bool = False) -> sql.Composed:
     """INSERT ... SELECT of every metric of every source into `target` (a table name of ours)."""
     return sql.SQL(
         """
-        insert into {target} (metric_name, metric_value, aggregation_period, period_start, period_end, metadata)
+        insert into {target} (metric_name, metric_value, aggregation_period, period_start, period_end,
+                              dimension, dimension_value, metadata)
         select metric_name, metric_value, %(granularity)s, period_start, period_start + %(length)s,
-               jsonb_build_object('sample_size', sample_size, 'unit', unit)
+               dimension, dimension_value, jsonb_build_object('sample_size', sample_size, 'unit', unit)
         from ({events} union all {audits}) as k
         """
     ).format(
         target=sql.Identifier(*target.split(".")),
-        events=kpi_select(Source.EVENTS),
-        audits=kpi_select(Source.AUDITS),
+        events=kpi_select(Source.EVENTS, scoped=scoped),
+        audits=kpi_select(Source.AUDITS, scoped=scoped),
     )
 
 
@@ -143,6 +199,10 @@ class WindowResult:
     inserted: int = 0
     periods_with_rows: int = 0
     values: dict[datetime, dict[str, float]] = field(default_factory=dict)
+    #: Scoped rows written per dimension (all zero when the granularity is not scoped).
+    scoped_rows: dict[str, int] = field(default_factory=dict)
+    #: Per period: scoped rows written per dimension ({'repository': n, ...}).
+    scoped_by_period: dict[datetime, dict[str, int]] = field(default_factory=dict)
 
 
 def check_window(granularity: str, start: datetime, end: datetime) -> None:
@@ -160,38 +220,64 @@ def replace_window(
     start: datetime,
     end: datetime,
     headline: tuple[str, ...] = (),
+    *,
+    teams: TeamCatalog | None = None,
+    dimension_granularities: tuple[str, ...] | None = None,
 ) -> WindowResult:
     """Recompute all KPIs of [start, end) at `granularity`, replacing what was there.
 
     Runs in one transaction (delete + insert) under an advisory lock per granularity, so a crash
-    leaves the old window intact and concurrent writers of overlapping windows take turns.
+    leaves the old window intact and concurrent writers of overlapping windows take turns. The
+    delete covers the window's global and scoped rows alike, so the scoped rows always reflect the
+    teams file and TELEMETRY_DIMENSION_GRANULARITIES of the latest computation. `teams` and
+    `dimension_granularities` default to the environment's (TELEMETRY_TEAMS_FILE,
+    TELEMETRY_DIMENSION_GRANULARITIES).
     """
     check_window(granularity, start, end)
+    if dimension_granularities is None:
+        dimension_granularities = settings.current().dimension_granularities
+    scoped = granularity in dimension_granularities
     result = WindowResult(granularity, start, end)
-    params = {"granularity": granularity, "start": start, "end": end, "length": PERIODS[granularity]}
+    params: dict[str, object] = {
+        "granularity": granularity, "start": start, "end": end, "length": PERIODS[granularity],
+    }
+    if scoped:
+        params.update((teams if teams is not None else load_teams()).sql_params())
+    window = (granularity, start, end)
     with conn.transaction():
         conn.execute("set local work_mem = '256MB'")
         conn.execute("select pg_advisory_xact_lock(hashtext('kpi_aggregations:' || %s))", (granularity,))
         cur = conn.execute(
             "delete from public.kpi_aggregations where aggregation_period = %s"
             " and period_start >= %s and period_start < %s",
-            (granularity, start, end),
+            window,
         )
         result.deleted = cur.rowcount
-        cur = conn.execute(kpi_insert("public.kpi_aggregations"), params)
+        cur = conn.execute(kpi_insert("public.kpi_aggregations", scoped=scoped), params)
         result.inserted = cur.rowcount
         row = one(conn.execute(
             "select count(distinct period_start) from public.kpi_aggregations"
-            " where aggregation_period = %s and period_start >= %s and period_start < %s",
-            (granularity, start, end),
+            " where aggregation_period = %s and period_start >= %s and period_start < %s"
+            " and dimension is null",
+            window,
         ))
         result.periods_with_rows = int(row[0])
+        result.scoped_rows = dict.fromkeys(DIMENSIONS, 0)
+        if scoped:
+            for period_start, dimension, n in conn.execute(
+                "select period_start, dimension, count(*) from public.kpi_aggregations"
+                " where aggregation_period = %s and period_start >= %s and period_start < %s"
+                " and dimension is not null group by 1, 2",
+                window,
+            ):
+                result.scoped_by_period.setdefault(period_start, dict.fromkeys(DIMENSIONS, 0))[dimension] = n
+                result.scoped_rows[dimension] += n
         if headline:
             for period_start, name, value in conn.execute(
                 "select period_start, metric_name, metric_value::float8 from public.kpi_aggregations"
                 " where aggregation_period = %s and period_start >= %s and period_start < %s"
-                " and metric_name = any(%s)",
-                (granularity, start, end, list(headline)),
+                " and metric_name = any(%s) and dimension is null",
+                (*window, list(headline)),
             ):
                 result.values.setdefault(period_start, {})[name] = value
     return result

@@ -197,7 +197,8 @@ LOOKBACK: dict[str, timedelta] = {
     "week": timedelta(0),
 }
 
-_PARTITION = "partition by slo_name, sli order by period_start range between {} preceding and current row"
+#: Per SLI and scope value (null for a global SLO): a scoped SLO has one budget per value.
+_PARTITION = "partition by slo_name, sli, dimension_value order by period_start range between {} preceding and current row"
 
 
 def _window_sums(span_back: timedelta) -> tuple[sql.Composable, sql.Composable]:

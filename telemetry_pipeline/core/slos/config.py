@@ -23,6 +23,7 @@ from pydantic.dataclasses import dataclass
 
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.kpis.catalog import METRICS_BY_NAME
+from telemetry_pipeline.core.scopes.teams import DIMENSIONS
 
 DEFAULT_SLOS_FILE = Path(__file__).with_name("slos.yaml")
 #: Versions of the file format this code reads.
@@ -125,6 +126,16 @@ class Slo:
     runbook_url: str | None = None
     #: SPEC section 11: a source silent this long (after rows in the last 7 days) raises NO DATA.
     no_data_after: str = DEFAULT_NO_DATA_AFTER
+    #: repository | workflow | team: evaluated per value of that dimension (SPEC section 10), no
+    #: global rows; None: global.
+    scope: str | None = None
+
+    @field_validator("scope", mode="before")
+    @classmethod
+    def _scope(cls, value: Any) -> str | None:
+        if value is not None and value not in DIMENSIONS:
+            raise ValueError(f"unknown scope {value!r}; expected one of {', '.join(DIMENSIONS)}")
+        return value
 
     @field_validator("name", mode="before")
     @classmethod
@@ -278,7 +289,7 @@ def parse_catalog(document: Any, source: str) -> SloCatalog:
 #: Which problem to report first when several are found (as a reader fixes them).
 _PRIORITY = {"unexpected_keyword_argument": 0, "missing": 1, "missing_keyword_argument": 1}
 _FIELDS = {Sli: ("comparator", "metric", "name", "target"),
-           Slo: ("description", "min_sample_size", "name", "no_data_after", "runbook_url", "slis")}
+           Slo: ("description", "min_sample_size", "name", "no_data_after", "runbook_url", "scope", "slis")}
 
 
 def _describe(exc: ValidationError, document: dict[str, Any], source: str) -> str:

@@ -23,8 +23,9 @@ from telemetry_pipeline.core.slos.config import SloCatalog
 #: ratio SLI -> which way its KPI points: 'good' rows (availability) or 'bad' rows (error rate)
 _RATIO_DIRECTION = {"availability": "good", "error_rate": "bad"}
 
-_CATALOG_COLUMNS = ("slo_name", "sli", "metric_name", "comparator", "target", "direction", "min_sample_size")
-_CATALOG_TYPES = ("text", "text", "text", "text", "numeric", "text", "integer")
+_CATALOG_COLUMNS = ("slo_name", "sli", "metric_name", "comparator", "target", "direction", "min_sample_size",
+                    "scope")
+_CATALOG_TYPES = ("text", "text", "text", "text", "numeric", "text", "integer", "text")
 
 
 def _catalog_values(catalog: SloCatalog) -> tuple[sql.Composable, dict[str, Any]]:
@@ -35,7 +36,7 @@ def _catalog_values(catalog: SloCatalog) -> tuple[sql.Composable, dict[str, Any]
     for slo in catalog:
         for sli in slo.slis:
             values = (slo.name, sli.name, sli.metric, sli.comparator, Decimal(repr(sli.target)),
-                      _RATIO_DIRECTION.get(sli.name), slo.min_sample_size)
+                      _RATIO_DIRECTION.get(sli.name), slo.min_sample_size, slo.scope)
             cells = []
             for column, kind, value in zip(_CATALOG_COLUMNS, _CATALOG_TYPES, values, strict=True):
                 name = f"c{index}_{column}"
@@ -80,7 +81,7 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
         with catalog ({catalog_columns}) as ({values}),
         kpi as (
           select c.slo_name, c.sli, c.metric_name, c.comparator, c.target, c.min_sample_size,
-                 k.period_start, k.period_end, k.metric_value as value,
+                 k.dimension, k.dimension_value, k.period_start, k.period_end, k.metric_value as value,
                  coalesce(k.sample_size, 0) as sample_size,
                  k.metadata ->> 'unit' as unit,
                  case c.direction when 'good' then (100 - k.metric_value) / 100
@@ -94,6 +95,7 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
           join public.kpi_aggregations k
             on k.metric_name = c.metric_name and k.aggregation_period = %(granularity)s
            and k.period_start >= %(read_from)s and k.period_start < %(end)s
+           and k.dimension is not distinct from c.scope  -- global SLO: global rows; scoped: its dimension
           cross join lateral (
             select exists (
               select 1 from public.slo_maintenance_windows w
@@ -110,12 +112,12 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
           where period_start >= %(start)s
         )
         insert into public.slo_status (
-          slo_name, sli, metric_name, aggregation_period, period_start, period_end, value, target,
-          comparator, met, sample_size, error_budget_remaining, burn_rate, {rate_columns},
-          burn_alert, burn_alert_windows, metadata, evaluated_at, excluded
+          slo_name, sli, metric_name, aggregation_period, period_start, period_end, dimension,
+          dimension_value, value, target, comparator, met, sample_size, error_budget_remaining, burn_rate,
+          {rate_columns}, burn_alert, burn_alert_windows, metadata, evaluated_at, excluded
         )
-        select slo_name, sli, metric_name, %(granularity)s, period_start, period_end, value, target,
-               comparator,
+        select slo_name, sli, metric_name, %(granularity)s, period_start, period_end, dimension,
+               dimension_value, value, target, comparator,
                case comparator when '>=' then value >= target else value < target end,
                sample_size, error_budget_remaining, burn_rate, {rate_columns},
                burn_alert, burn_alert_windows,
@@ -232,6 +234,7 @@ _PERIOD_METADATA = """
                            filter (where error_budget_remaining is not null), '{}')
     from public.slo_status
     where aggregation_period = %(granularity)s and period_start >= %(start)s and period_start < %(end)s
+      and dimension is null  -- one plotted value per SLI: scoped values are per scope, in the table
     group by period_start order by period_start
 """
 

@@ -21,9 +21,11 @@ from dagster import (
     definitions,
 )
 
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.granularity import Granularity
 from telemetry_pipeline.core.kpis.catalog import HEADLINE_METRICS, METRICS
 from telemetry_pipeline.core.kpis.sql import replace_window
+from telemetry_pipeline.core.scopes.teams import load_teams
 from telemetry_pipeline.defs.assets_common import (
     KINDS,
     OWNERS,
@@ -64,18 +66,30 @@ def _build_kpi_asset(granularity: Granularity, partitions: TimeWindowPartitionsD
             f"All {len(METRICS)} KPIs of the metric catalog per UTC {granularity} "
             "(table public.kpi_aggregations, aggregation_period = "
             f"'{granularity}'), computed in PostgreSQL from the raw telemetry events and audit rows "
-            "of each period. A metric with no sample in a period has no row."
+            "of each period. A metric with no sample in a period has no row. At the granularities of "
+            "TELEMETRY_DIMENSION_GRANULARITIES (default day, week) the same pass also writes the "
+            "scoped rows per repository, workflow and team (dimension / dimension_value)."
         ),
     )
     def _kpis(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         window = context.partition_time_window
         started = time.perf_counter()
         with warehouse.connect() as conn:
-            result = replace_window(conn, granularity, window.start, window.end, HEADLINE_METRICS)
+            # The teams file as it is now: a re-computation applies today's mapping (SPEC section 10).
+            result = replace_window(
+                conn, granularity, window.start, window.end, HEADLINE_METRICS,
+                teams=load_teams(), dimension_granularities=settings.current().dimension_granularities,
+            )
             sql_seconds = time.perf_counter() - started
             checks = run_checks(conn, key, granularity, window.start, window.end)
         check_seconds = time.perf_counter() - started - sql_seconds
-        by_partition = {granularity.partition_key(period): values for period, values in result.values.items()}
+        by_partition: dict[str, dict[str, float]] = {
+            granularity.partition_key(period): dict(values) for period, values in result.values.items()
+        }
+        for period, counts in result.scoped_by_period.items():
+            by_partition.setdefault(granularity.partition_key(period), {}).update(
+                {f"scoped_rows_{dimension}": n for dimension, n in counts.items()}
+            )
         add_metadata_by_partition(context, by_partition)
         context.log.info(
             "%s [%s, %s): replaced %d rows with %d over %d periods",
@@ -87,6 +101,7 @@ def _build_kpi_asset(granularity: Granularity, partitions: TimeWindowPartitionsD
                 "rows_written": result.inserted,
                 "rows_replaced": result.deleted,
                 "periods_with_kpis": result.periods_with_rows,
+                **{f"scoped_rows_{dimension}": n for dimension, n in result.scoped_rows.items()},
                 "sql_seconds": round(sql_seconds, 3),
                 "check_seconds": round(check_seconds, 3),
             },
@@ -98,6 +113,7 @@ def _build_kpi_asset(granularity: Granularity, partitions: TimeWindowPartitionsD
 
 @definitions
 def defs() -> Definitions:
+    load_teams()  # validate TELEMETRY_TEAMS_FILE when the code location loads (file, team, field)
     return Definitions(assets=[build_kpi_asset(g) for g in Granularity])
 
 

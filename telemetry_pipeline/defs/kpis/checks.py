@@ -19,9 +19,9 @@ RATE_METRICS = [m.name for m in METRICS if m.unit == "percent"]
 def check_specs(asset_key: AssetKey) -> list[AssetCheckSpec]:
     return [
         AssetCheckSpec("rates_within_0_100", asset=asset_key,
-                       description="Every percentage KPI lies in [0, 100]."),
+                       description="Every percentage KPI (global and scoped) lies in [0, 100]."),
         AssetCheckSpec("one_row_per_metric_and_period", asset=asset_key,
-                       description="One row per metric and period; period_start aligned to the "
+                       description="One row per metric, period and scope; period_start aligned to the "
                        "granularity and period_end = period_start + one period."),
         AssetCheckSpec("every_period_with_data_has_kpis", asset=asset_key,
                        description="Every period holding telemetry events (audits) has event_count "
@@ -52,7 +52,7 @@ def run_checks(
         """
         select metric_name, period_start, count(*) from public.kpi_aggregations
         where aggregation_period = %s and period_start >= %s and period_start < %s
-        group by metric_name, period_start, period_end
+        group by metric_name, period_start, period_end, dimension, dimension_value
         having count(*) > 1
             or period_start <> date_trunc(%s, period_start, 'UTC')
             or period_end <> period_start + case %s when 'hour' then interval '1 hour'
@@ -76,6 +76,7 @@ def run_checks(
         from actual a
         left join public.kpi_aggregations k
           on k.metric_name = a.metric_name and k.aggregation_period = %(g)s and k.period_start = a.period_start
+         and k.dimension is null
         where k.metric_value is distinct from a.n
         order by a.period_start limit 20
         """,

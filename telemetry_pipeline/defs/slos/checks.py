@@ -66,7 +66,8 @@ def latest_periods(conn: psycopg.Connection, catalog: SloCatalog, granularity: s
                target::float8, comparator, sample_size
         from public.slo_status
         where aggregation_period = %s and slo_name = any(%s)
-        order by slo_name, sli, period_start desc
+        -- a scoped SLO: the latest period's worst scope (an unmet row before the met ones)
+        order by slo_name, sli, period_start desc, met, sample_size desc
         """,
         (granularity, slo_names),
     ).fetchall()

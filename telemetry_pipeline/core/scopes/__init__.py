@@ -1,0 +1,1 @@
+"""Scopes (SPEC section 10): the dimensions a KPI is broken down by, and the teams file."""

@@ -1,0 +1,65 @@
+"""Scoped SLOs (SPEC section 10): one slo_status row per scope value, its own budget, by hand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from telemetry_pipeline.core.slos import sql as slo_sql
+from telemetry_pipeline.core.slos.config import DEFAULT_SLOS_FILE, SloConfigError, load_slos, parse_catalog
+from telemetry_pipeline_tests.scopes.test_scoped_kpis import DAY, NEXT, compute, loaded  # noqa: F401
+
+CATALOG = parse_catalog({"slos": [
+    {"name": "gen_by_team", "description": "per team", "scope": "team", "min_sample_size": 1,
+     "slis": [{"name": "availability", "metric": "provenance_availability", "comparator": ">=", "target": 99.5}]},
+    {"name": "gen", "description": "global", "min_sample_size": 1,
+     "slis": [{"name": "availability", "metric": "provenance_availability", "comparator": ">=", "target": 99.5}]},
+]}, "slos.yaml")
+
+
+def status(conn, slo: str, period) -> dict:
+    return {
+        (dim, val): (float(v), met, n, None if b is None else float(b), float(burn))
+        for dim, val, v, met, n, b, burn in conn.execute(
+            "select dimension, dimension_value, value, met, sample_size, error_budget_remaining, burn_rate"
+            " from public.slo_status where slo_name = %s and aggregation_period = 'day' and period_start = %s",
+            (slo, period),
+        )
+    }
+
+
+def test_a_scoped_slo_is_evaluated_per_team_with_its_own_budget(loaded):  # noqa: F811
+    with loaded.connect() as conn:
+        compute(conn)
+        result = slo_sql.replace_window(conn, CATALOG, "day", DAY, NEXT + timedelta(days=1))
+        day, next_day = status(conn, "gen_by_team", DAY), status(conn, "gen_by_team", NEXT)
+        global_day = status(conn, "gen", DAY)
+    # allowed bad fraction 1 - 99.5/100 = 0.005. platform on DAY: acme/web 1 error in 2 -> 50 %,
+    # bad rows 1, budget 100 * (1 - 1 / (0.005 * 2)) = -9900, burn 0.5 / 0.005 = 100
+    assert day == {
+        ("team", "payments"): (100.0, True, 2, 100.0, 0.0),
+        ("team", "platform"): (50.0, False, 2, pytest.approx(-9900.0), pytest.approx(100.0)),
+        ("team", "unowned"): (100.0, True, 1, 100.0, 0.0),
+    }
+    # NEXT: platform's one success; its 30-day budget counts only its own rows: 1 bad of 3
+    # -> 100 * (1 - 1 / (0.005 * 3)) = -6566.67 (the other teams' rows do not dilute it)
+    assert next_day == {("team", "platform"): (100.0, True, 1, pytest.approx(100 * (1 - 1 / 0.015)), 0.0)}
+    # the global SLO over the same KPI: 1 error in 7 -> no scope columns, its own budget
+    assert list(global_day) == [(None, None)]
+    assert global_day[(None, None)][0] == pytest.approx(100 - 100 / 7)
+    assert result.violation_counts == {"gen_by_team": 1, "gen": 1}
+
+
+def test_scope_is_validated_and_the_packaged_catalog_ships_a_team_slo():
+    with pytest.raises(SloConfigError) as caught:
+        parse_catalog({"slos": [{"name": "x", "description": "d", "scope": "org", "slis": [
+            {"name": "availability", "metric": "provenance_availability", "comparator": ">=", "target": 99}]}]},
+            "slos.yaml")
+    assert str(caught.value) == (
+        "slos.yaml: SLO 'x', field scope: unknown scope 'org'; expected one of repository, workflow, team"
+    )
+    packaged = load_slos(DEFAULT_SLOS_FILE)
+    assert [slo.name for slo in packaged if slo.scope == "team"] == ["provenance_generation_by_team"]
+    assert [slo.name for slo in packaged if slo.scope is None] == ["provenance_generation", "validation",
+                                                                    "audit_observer"]
