@@ -18,11 +18,16 @@ class WarehouseResource(ConfigurableResource):
 
     database_url: str = Field(
         default="",
-        description="postgresql:// URL of the warehouse; empty = embedded PostgreSQL.",
+        description=(
+            "postgresql:// URL of the warehouse; empty = TELEMETRY_DATABASE_URL as the process has it "
+            "when connecting, else the embedded PostgreSQL."
+        ),
     )
 
     def _warehouse(self) -> Warehouse:
-        return Warehouse(self.database_url)
+        # An empty URL is resolved when connecting, not when the resource was built: a code location
+        # loaded before TELEMETRY_DATABASE_URL was set (a test session, say) still reaches that server.
+        return Warehouse(self.database_url or settings.database_url() or "")
 
     def url(self) -> str:
         """The libpq URL to connect to (starting the embedded server on first use)."""
