@@ -192,3 +192,17 @@ def test_open_episode_survives_a_restart_and_closes_once(db, warehouse):
         (34, ["validation/availability", "validation/error_rate"])]
     kinds = [a[0] for a in _alerts(db)]
     assert kinds == ["fast_burn", "fast_burn", "resolved", "resolved"]
+
+
+def test_scoped_slos_are_not_evaluated_from_the_raw_rows(db):
+    """Fast burn is for global SLOs (SPEC section 11): a scoped copy would page the same rows again."""
+    import dataclasses
+
+    catalog = load_slos()
+    validation = next(slo for slo in catalog if slo.name == "validation")
+    scoped = dataclasses.replace(validation, name="validation_by_team", scope="team")
+    with_scoped = dataclasses.replace(catalog, slos=(*catalog.slos, scoped))
+    db.execute("insert into public.telemetry_events (event_type, event_timestamp, metadata) "
+               "values (%s, %s, jsonb_build_object('status', 'error'))", (VAL, T0))
+    names = {burn.slo.name for burn in evaluate(db, with_scoped, T0)}
+    assert "validation" in names and "validation_by_team" not in names

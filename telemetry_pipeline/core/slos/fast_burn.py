@@ -114,7 +114,15 @@ def _bad_condition(metric: Metric) -> str:
 
 
 def _ratio_slis(catalog: SloCatalog) -> list[tuple[Slo, Sli, Metric]]:
-    return [(slo, sli, METRICS_BY_NAME[sli.metric]) for slo in catalog for sli in slo.slis if sli.name in RATIO_SLIS]
+    """The ratio SLIs of the global SLOs: a scoped SLO's raw-row burn would be the global one again
+    (the same rows, not split by scope), paging the same incident twice."""
+    return [
+        (slo, sli, METRICS_BY_NAME[sli.metric])
+        for slo in catalog
+        if slo.scope is None
+        for sli in slo.slis
+        if sli.name in RATIO_SLIS
+    ]
 
 
 def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], policy: FastBurn) -> sql.Composed:
