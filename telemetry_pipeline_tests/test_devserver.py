@@ -138,6 +138,12 @@ def _ready_pids(lines: list[str]) -> list[tuple[int, int]]:
     return [(int(m.group(1)), int(m.group(2))) for m in found if m]
 
 
+def _ready_ports(lines: list[str]) -> dict[int, tuple[int, int]]:
+    """child pid -> (port, grandchild pid), from the fixture's ready lines."""
+    found = [re.search(r"ready port=(\d+) child=(\d+) grandchild=(\d+)", line) for line in lines]
+    return {int(m.group(2)): (int(m.group(1)), int(m.group(3))) for m in found if m}
+
+
 def _wait_gone(pids: list[int], pgids: list[int], timeout: float = 30.0) -> None:
     """Bounded wait until none of `pids` lives and every group in `pgids` is empty."""
     deadline = time.monotonic() + timeout
@@ -187,10 +193,13 @@ def test_stop_signal_stops_every_child_and_grandchild(sig):
 
 def test_a_child_exiting_stops_the_others():
     with _running_fixture() as (parent, lines, ports, pids):
-        os.kill(pids[0][0], signal.SIGKILL)  # the first child dies; its grandchild and the other go too
+        # The ready lines come in either order: name the killed child by the port its own line gave.
+        port, _ = _ready_ports(lines.seen)[pids[0][0]]
+        os.kill(pids[0][0], signal.SIGKILL)  # that child dies; its grandchild and the other go too
         assert parent.wait(START_TIMEOUT) == 1
         _wait_gone([p for pair in pids for p in pair], [c for c, _ in pids])
-        lines.until(lambda seen: any(f"child-{ports[0]} exited with status -9" in line for line in seen), 10)
+        assert port in ports
+        lines.until(lambda seen: any(f"child-{port} exited with status -9" in line for line in seen), 10)
 
 
 def test_taken_port_exits_non_zero_naming_it_and_starts_nothing():
