@@ -86,5 +86,5 @@ def warehouse(warehouse_url: str) -> Iterator[WarehouseResource]:
 #: Other domains' data tables; truncated too when their migrations created them.
 EXTRA_DATA_TABLES: tuple[str, ...] = (
     "slo_alerts", "slo_alert_channel_pauses", "telemetry_events_rejected", "slo_episodes",
-    "slo_maintenance_windows", "slo_no_data",
+    "slo_maintenance_windows", "slo_no_data", "slo_fast_burn_latest",
 )

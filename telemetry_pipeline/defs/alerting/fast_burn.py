@@ -2,7 +2,8 @@
 
 Every 30 s (the daemon runs it by default) it evaluates the rolling windows ending now of
 every ratio SLI from the raw rows (core/slos/fast_burn.py), opens and closes episodes
-(core/alerting/episodes.py) in the slo_alerts outbox, raises and resolves NO DATA for silent
+(core/alerting/episodes.py) in the slo_alerts outbox, stores the evaluation for GET /metrics
+(core/slos/fast_burn_latest.py, table slo_fast_burn_latest), raises and resolves NO DATA for silent
 sources (core/alerting/no_data.py), then runs the same delivery pass as
 slo_alert_sensor, on the same Slack and email resources. It launches no runs; its
 evaluation (every window's burn rate per SLI, episodes opened and closed) is the tick's skip
@@ -17,6 +18,7 @@ from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, se
 from telemetry_pipeline.core.alerting.delivery import Channel, deliver
 from telemetry_pipeline.core.alerting.episodes import record_episodes
 from telemetry_pipeline.core.alerting.no_data import record_no_data
+from telemetry_pipeline.core.slos import fast_burn_latest
 from telemetry_pipeline.core.slos.config import load_slos
 from telemetry_pipeline.defs.alerting.email import EmailAlertResource
 from telemetry_pipeline.defs.alerting.sensor import channels_of
@@ -39,6 +41,7 @@ def run_fast_burn_tick(
     with warehouse.connect(autocommit=True) as conn:
         catalog = load_slos()
         report = record_episodes(conn, catalog, at)
+        fast_burn_latest.store(conn, report.burns, at)
         silent = record_no_data(conn, catalog, at)
         delivery = deliver(conn, channels, lambda: datetime.now(UTC), log)
     return f"{report.summary()}; {silent.summary()}; {delivery.summary()}"
