@@ -5,28 +5,32 @@ scraping this endpoint reads exactly what slo_status holds and Grafana panels ag
 dashboard. The text is produced by `prometheus_client` (escaping of label values, number
 formatting, HELP/TYPE lines) from a custom collector that reads the warehouse per scrape.
 
-Why it stays cheap (a few ms for the demo catalog):
-- one index probe per (slo, sli, granularity) of the catalog finds the latest closed period
-  (uq_slo_status_key_scope, sql/0071, read backwards), then the rows of that period are read; the same per
-  (metric, granularity) on kpi_aggregations; the pending-alert count uses the partial
-  idx_slo_alerts_due; the last event per type walks idx_telemetry_events_event_timestamp.
-- cardinality is bounded by our catalog: series exist only for SLOs, SLIs and metrics named in
-  slos.yaml and the KPI catalog and for the event types KPIs read; rows of names the catalog
-  no longer holds are not exported. Scoped rows (dimension, dimension_value) are capped at
-  MAX_SCOPES_PER_SERIES per (slo, sli, granularity) or (metric, granularity).
+Why it stays cheap (a few ms for the demo catalog with scopes):
+- one index probe per series key of the catalog finds its latest closed period
+  (uq_slo_status_key_scope, sql/0071, read backwards), then the rows of that period are read; the
+  same per key on kpi_aggregations; the pending-alert count uses the partial idx_slo_alerts_due;
+  the last event per type walks idx_telemetry_events_event_timestamp; the rolling burn rates are
+  the primary-key table the fast-burn sensor writes (slo_fast_burn_latest, sql/0105), never the
+  raw rows.
 
-Scopes (SPEC section 10) and the 5m/30m fast-burn windows (section 11) arrive in later
-migrations: the columns present are read from information_schema on the first scrape, so the
-`dimension`/`dimension_value` labels and the extra `window` values appear as soon as the
-columns exist (after a dashboard restart).
+Cardinality is bounded by our catalogs and the teams file, never by the data alone (the bound
+is written out in docs/integrations.md):
+- SLO series exist only for the SLOs and SLIs of slos.yaml: a global SLO's global rows at every
+  granularity; a scoped SLO's rows of its own dimension, only at the dimension granularities
+  (TELEMETRY_DIMENSION_GRANULARITIES). Rows of names the catalog no longer holds are not exported.
+- KPI series exist only for the metrics of the KPI catalog: global rows at every granularity,
+  and per scope only at the dimension granularities, each its latest period.
+- `team` values are the teams of TELEMETRY_TEAMS_FILE and `unowned` (a team removed from the
+  file disappears); `repository` and `workflow` values are capped at MAX_SCOPES_PER_SERIES per
+  series key and dimension (violations first for SLOs), and a cut is reported.
+- the rolling burn rates exist per global ratio SLI and window of burn_windows.yaml.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -37,14 +41,21 @@ from psycopg.rows import dict_row
 from starlette.requests import Request
 from starlette.responses import Response
 
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.kpis.catalog import METRICS
-from telemetry_pipeline.core.slos.config import SloCatalog, load_slos
+from telemetry_pipeline.core.scopes.teams import DIMENSIONS, UNOWNED, load_teams
+from telemetry_pipeline.core.slos import fast_burn_latest
+from telemetry_pipeline.core.slos.budgets import FAST_BURN, TABLE_WINDOWS
+from telemetry_pipeline.core.slos.config import RATIO_SLIS, SloCatalog, load_slos
 
 #: The granularities of kpi_aggregations.aggregation_period (SPEC section 4).
 GRANULARITIES = ("hour", "day", "week")
-#: Burn-rate windows of SPEC section 12, each read from slo_status.burn_rate_<window> when present.
-BURN_WINDOWS = ("5m", "30m", "1h", "6h", "3d")
-#: Scoped rows exported per series key; more scopes than this are cut (and counted).
+#: The `granularity` label of the rolling windows ending at the fast-burn sensor's last tick.
+ROLLING = "rolling"
+#: A stored fast-burn evaluation older than this is not exported (the sensor ticks every 30 s):
+#: a stopped daemon must not leave a frozen burn rate firing; the timestamp gauge still tells.
+FAST_BURN_STALE_AFTER = timedelta(minutes=5)
+#: Repository / workflow scopes exported per series key and dimension; more are cut (and counted).
 MAX_SCOPES_PER_SERIES = 500
 #: Event types whose last event is exported: the ones KPIs read (SPEC section 3).
 EVENT_TYPES = tuple(sorted({m.event_type for m in METRICS if m.event_type}))
@@ -53,50 +64,46 @@ SLO_LABELS = ("slo", "sli", "granularity")
 #: The classic text format (what generate_latest writes for our names): every Prometheus reads it,
 #: whereas newer prometheus_client releases label it version=1.0.0, which older servers do not know.
 MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: `dim` of a global series key (the unnest arrays are text; '' stands for null).
+GLOBAL = ""
 
 
 @dataclass(frozen=True)
-class Columns:
-    """Which optional columns the warehouse has (read once from information_schema)."""
+class Scoping:
+    """What bounds the scoped series: the dimension granularities and the team names."""
 
-    slo_scoped: bool
-    kpi_scoped: bool
-    burn_windows: tuple[str, ...]
+    granularities: tuple[str, ...]
+    teams: tuple[str, ...]
 
     @classmethod
-    def read(cls, conn: psycopg.Connection) -> Columns:
-        rows = conn.execute(
-            "select table_name, column_name from information_schema.columns"
-            " where table_schema = 'public' and table_name in ('slo_status', 'kpi_aggregations')"
-        ).fetchall()
-        present = {(t, c) for t, c in rows}
-        scoped = {t for t in ("slo_status", "kpi_aggregations")
-                  if (t, "dimension") in present and (t, "dimension_value") in present}
-        windows = tuple(w for w in BURN_WINDOWS if ("slo_status", f"burn_rate_{w}") in present)
-        return cls("slo_status" in scoped, "kpi_aggregations" in scoped, windows)
+    def current(cls) -> Scoping:
+        """TELEMETRY_DIMENSION_GRANULARITIES and TELEMETRY_TEAMS_FILE (read per scrape, both cached)."""
+        teams = tuple(t.name for t in load_teams()) + (UNOWNED,)
+        return cls(settings.current().dimension_granularities, teams)
 
 
-def _latest_rows(table: str, key_columns: tuple[str, ...], value_columns: list[str], scoped: bool) -> sql.Composed:
-    """Rows of the latest closed period per catalog key (arrays %(a0)s, %(a1)s, ...), capped per key.
+def _latest_rows(table: str, key_columns: tuple[str, ...], value_columns: list[str],
+                 order: sql.Composable) -> sql.Composed:
+    """Rows of the latest closed period per series key, capped per key.
 
-    Every identifier is one of ours (table and column names above), never input.
+    A key is the catalog columns (arrays %(a0)s, %(a1)s, ...) plus its dimension (%(dim)s, '' for
+    the global rows); `team` rows are only the teams in %(teams)s. Every identifier is one of
+    ours (table and column names above), never input.
     """
-    keys = sql.SQL(", ").join(sql.Identifier(c) for c in key_columns)
     match = sql.SQL(" and ").join(
-        sql.SQL("t.{c} = k.{c}").format(c=sql.Identifier(c)) for c in key_columns
+        [sql.SQL("t.{c} = k.{c}").format(c=sql.Identifier(c)) for c in key_columns]
+        + [sql.SQL("t.dimension is not distinct from nullif(k.dim, '')"),
+           sql.SQL("(k.dim <> 'team' or t.dimension_value = any(%(teams)s::text[]))")]
     )
-    selected: list[sql.Composable] = [sql.SQL("r.{}").format(sql.Identifier(c)) for c in value_columns]
-    order = sql.SQL("")
-    if scoped:
-        selected += [sql.SQL("r.dimension"), sql.SQL("r.dimension_value")]
-        order = sql.SQL("order by t.dimension nulls first, t.dimension_value")
+    selected = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in value_columns)
     arrays = sql.SQL(", ").join(
-        sql.SQL("{}::text[]").format(sql.Placeholder(f"a{i}")) for i in range(len(key_columns))
+        [sql.SQL("{}::text[]").format(sql.Placeholder(f"a{i}")) for i in range(len(key_columns))]
+        + [sql.SQL("%(dim)s::text[]")]
     )
     return sql.SQL(
         """
-        select {key_out}, {selected}
-        from unnest({arrays}) as k ({keys})
+        select {key_out}, k.dim, {selected}, r.dimension, r.dimension_value
+        from unnest({arrays}) as k ({keys}, dim)
         cross join lateral (
           select t.period_start from public.{table} t
           where {match} and t.period_end <= %(now)s
@@ -105,14 +112,14 @@ def _latest_rows(table: str, key_columns: tuple[str, ...], value_columns: list[s
         cross join lateral (
           select * from public.{table} t
           where {match} and t.period_start = latest.period_start
-          {order} limit %(cap)s
+          order by {order} limit %(cap)s
         ) r
         """
     ).format(
         key_out=sql.SQL(", ").join(sql.SQL("k.{}").format(sql.Identifier(c)) for c in key_columns),
-        selected=sql.SQL(", ").join(selected),
+        selected=selected,
         arrays=arrays,
-        keys=keys,
+        keys=sql.SQL(", ").join(sql.Identifier(c) for c in key_columns),
         table=sql.Identifier(table),
         match=match,
         order=order,
@@ -139,22 +146,24 @@ def _scope_labels(row: dict[str, Any]) -> dict[str, str]:
     return {"dimension": row["dimension"], "dimension_value": row["dimension_value"] or ""}
 
 
+def _params(keys: Sequence[tuple[str, ...]], now: datetime, scoping: Scoping) -> dict[str, Any]:
+    """Catalog keys (last column: the dimension) as one text[] parameter per column, and the bounds."""
+    columns = list(zip(*keys, strict=True)) if keys else []
+    params: dict[str, Any] = {f"a{i}": list(c) for i, c in enumerate(columns[:-1])}
+    return params | {"dim": list(columns[-1]) if columns else [], "now": now,
+                     "teams": list(scoping.teams), "cap": MAX_SCOPES_PER_SERIES + 1}
+
+
 class WarehouseCollector:
     """Reads the warehouse on each scrape (prometheus_client calls collect() per generate_latest)."""
 
     def __init__(self, connection: Callable[[], Any], clock: Callable[[], datetime],
-                 catalog: Callable[[], SloCatalog] = load_slos) -> None:
+                 catalog: Callable[[], SloCatalog] = load_slos,
+                 scoping: Callable[[], Scoping] = Scoping.current) -> None:
         self._connection = connection
         self._clock = clock
         self._catalog = catalog
-        self._columns: Columns | None = None
-        self._lock = threading.Lock()
-
-    def columns(self, conn: psycopg.Connection) -> Columns:
-        with self._lock:
-            if self._columns is None:
-                self._columns = Columns.read(conn)
-            return self._columns
+        self._scoping = scoping
 
     def describe(self) -> list[Metric]:
         """No warehouse read at registration time (the registry would otherwise call collect())."""
@@ -162,6 +171,7 @@ class WarehouseCollector:
 
     def collect(self) -> Iterator[Metric]:
         catalog = self._catalog()
+        scoping = self._scoping()
         now = self._clock()
         gauges = _Gauges()
         for name, doc in (
@@ -170,55 +180,82 @@ class WarehouseCollector:
             ("telemetry_slo_met", "1 when the latest closed period met its target, else 0."),
             ("telemetry_slo_error_budget_remaining_percent",
              "30-day rolling error budget left, percent (daily rows of ratio SLIs; may be negative)."),
-            ("telemetry_slo_burn_rate", "Burn rate over the trailing window (label window) of the latest hour."),
+            ("telemetry_slo_burn_rate",
+             "Burn rate over the trailing window (label window): of the latest closed hour "
+             "(granularity hour), or of the fast-burn sensor's last evaluation (granularity rolling)."),
+            ("telemetry_slo_fast_burn_evaluated_timestamp_seconds",
+             "Unix time of the fast-burn evaluation the rolling burn rates come from."),
             ("telemetry_kpi_value", "KPI value of the latest closed period (kpi_aggregations.metric_value)."),
             ("telemetry_alerts_pending", "Alerts recorded and not yet delivered (slo_alerts.state = 'pending')."),
             ("telemetry_last_event_timestamp_seconds", "Unix time of the newest stored event per event type."),
             ("telemetry_metrics_scopes_truncated",
-             f"1 when a series key had more than {MAX_SCOPES_PER_SERIES} scopes and some were not exported."),
+             f"1 when a series key had more than {MAX_SCOPES_PER_SERIES} scopes of a dimension and some "
+             "were not exported."),
         ):
             gauges.declare(name, doc)
         with self._connection() as conn:
-            columns = self.columns(conn)
             with conn.cursor(row_factory=dict_row) as cur:
-                self._slo_rows(cur, catalog, columns, now, gauges)
-                self._kpi_rows(cur, columns, now, gauges)
+                self._slo_rows(cur, catalog, scoping, now, gauges)
+                self._kpi_rows(cur, scoping, now, gauges)
                 pending = cur.execute("select count(*) as n from public.slo_alerts where state = 'pending'").fetchone()
                 gauges.add("telemetry_alerts_pending", {}, pending["n"] if pending else 0)
                 self._last_events(cur, gauges)
+            self._rolling_burn(conn, catalog, now, gauges)
         yield from gauges.families.values()
 
-    def _slo_rows(self, cur: psycopg.Cursor, catalog: SloCatalog, columns: Columns, now: datetime,
+    def _slo_rows(self, cur: psycopg.Cursor, catalog: SloCatalog, scoping: Scoping, now: datetime,
                   gauges: _Gauges) -> None:
-        keys = [(slo.name, sli.name, g) for slo in catalog for sli in slo.slis for g in GRANULARITIES]
-        burn = [f"burn_rate_{w}" for w in columns.burn_windows]
+        keys = [(slo.name, sli.name, g, slo.scope or GLOBAL)
+                for slo in catalog for sli in slo.slis
+                for g in (scoping.granularities if slo.scope else GRANULARITIES)]
+        burn = [f"burn_rate_{w}" for w in TABLE_WINDOWS]
         query = _latest_rows("slo_status", ("slo_name", "sli", "aggregation_period"),
-                             ["value", "target", "met", "error_budget_remaining", *burn], columns.slo_scoped)
-        rows = cur.execute(query, _arrays(keys) | {"now": now, "cap": MAX_SCOPES_PER_SERIES + 1}).fetchall()
-        for key, group in _by_key(rows, ("slo_name", "sli", "aggregation_period")):
-            base = dict(zip(SLO_LABELS, key, strict=True))
-            if len(group) > MAX_SCOPES_PER_SERIES:
-                gauges.add("telemetry_metrics_scopes_truncated", base, 1)
-            for row in group[:MAX_SCOPES_PER_SERIES]:
+                             ["value", "target", "met", "error_budget_remaining", *burn],
+                             sql.SQL("t.met, t.dimension_value"))
+        rows = cur.execute(query, _params(keys, now, scoping)).fetchall()
+        for key, group in _by_key(rows, ("slo_name", "sli", "aggregation_period", "dim")):
+            base = dict(zip(SLO_LABELS, key[:3], strict=True))
+            for row in self._capped(gauges, base, key[3], group):
                 labels = base | _scope_labels(row)
                 gauges.add("telemetry_slo_sli_value", labels, row["value"])
                 gauges.add("telemetry_slo_target", labels, row["target"])
                 gauges.add("telemetry_slo_met", labels, int(row["met"]))
                 gauges.add("telemetry_slo_error_budget_remaining_percent", labels, row["error_budget_remaining"])
-                for window in columns.burn_windows:
+                for window in TABLE_WINDOWS:
                     gauges.add("telemetry_slo_burn_rate", labels | {"window": window}, row[f"burn_rate_{window}"])
 
-    def _kpi_rows(self, cur: psycopg.Cursor, columns: Columns, now: datetime, gauges: _Gauges) -> None:
-        keys = [(m.name, g) for m in METRICS for g in GRANULARITIES]
+    def _kpi_rows(self, cur: psycopg.Cursor, scoping: Scoping, now: datetime, gauges: _Gauges) -> None:
+        keys = [(m.name, g, GLOBAL) for m in METRICS for g in GRANULARITIES]
+        keys += [(m.name, g, d) for m in METRICS for g in scoping.granularities for d in DIMENSIONS]
         query = _latest_rows("kpi_aggregations", ("metric_name", "aggregation_period"), ["metric_value"],
-                             columns.kpi_scoped)
-        rows = cur.execute(query, _arrays(keys) | {"now": now, "cap": MAX_SCOPES_PER_SERIES + 1}).fetchall()
-        for (metric, granularity), group in _by_key(rows, ("metric_name", "aggregation_period")):
+                             sql.SQL("t.dimension_value"))
+        rows = cur.execute(query, _params(keys, now, scoping)).fetchall()
+        for (metric, granularity, dim), group in _by_key(rows, ("metric_name", "aggregation_period", "dim")):
             base = {"metric": metric, "granularity": granularity}
-            if len(group) > MAX_SCOPES_PER_SERIES:
-                gauges.add("telemetry_metrics_scopes_truncated", base, 1)
-            for row in group[:MAX_SCOPES_PER_SERIES]:
+            for row in self._capped(gauges, base, dim, group):
                 gauges.add("telemetry_kpi_value", base | _scope_labels(row), row["metric_value"])
+
+    @staticmethod
+    def _capped(gauges: _Gauges, base: dict[str, str], dim: str, group: list[dict]) -> list[dict]:
+        """The rows of one key and dimension within MAX_SCOPES_PER_SERIES; a cut is reported."""
+        if len(group) > MAX_SCOPES_PER_SERIES:
+            gauges.add("telemetry_metrics_scopes_truncated", base | {"dimension": dim}, 1)
+        return group[:MAX_SCOPES_PER_SERIES]
+
+    def _rolling_burn(self, conn: psycopg.Connection, catalog: SloCatalog, now: datetime, gauges: _Gauges) -> None:
+        """The fast-burn sensor's last evaluation: one series per global ratio SLI and window."""
+        wanted = {(slo.name, sli.name) for slo in catalog if slo.scope is None
+                  for sli in slo.slis if sli.name in RATIO_SLIS}
+        stored = [w for w in fast_burn_latest.read(conn, now)
+                  if (w.slo, w.sli) in wanted and w.window in FAST_BURN.windows]
+        for slo, sli in sorted({(w.slo, w.sli) for w in stored}):
+            newest = max(w.evaluated_at for w in stored if (w.slo, w.sli) == (slo, sli))
+            gauges.add("telemetry_slo_fast_burn_evaluated_timestamp_seconds", {"slo": slo, "sli": sli},
+                       newest.timestamp())
+        for window in stored:
+            if now - window.evaluated_at <= FAST_BURN_STALE_AFTER:
+                labels = {"slo": window.slo, "sli": window.sli, "granularity": ROLLING, "window": window.window}
+                gauges.add("telemetry_slo_burn_rate", labels, window.burn_rate)
 
     def _last_events(self, cur: psycopg.Cursor[Any], gauges: _Gauges) -> None:
         rows = cur.execute(
@@ -234,11 +271,6 @@ class WarehouseCollector:
         ).fetchall()
         for row in rows:
             gauges.add("telemetry_last_event_timestamp_seconds", {"event_type": row["event_type"]}, row["seconds"])
-
-
-def _arrays(keys: Sequence[tuple[str, ...]]) -> dict[str, Any]:
-    """Catalog keys as one text[] parameter per column (psycopg named params a0, a1, ...)."""
-    return {f"a{i}": list(column) for i, column in enumerate(zip(*keys, strict=True))}
 
 
 def _by_key(rows: Sequence[Any], key_columns: tuple[str, ...]) -> Iterable[tuple[tuple, list[dict]]]:
