@@ -1,6 +1,9 @@
 """The HTTP collector: events over HTTP and GitHub webhooks into the warehouse (Starlette + uvicorn).
 
   POST /v1/events          one JSON event, or an NDJSON batch; `Authorization: Bearer <token>`
+  POST /v1/supply-chain?format=gh-attestation|slsa-verifier
+                           a verifier's output (core/events/supply_chain.py) as provenance.validation
+                           events; same token, limits and gzip as /v1/events
   POST /v1/github/webhook  GitHub workflow_run / workflow_job deliveries, X-Hub-Signature-256
   GET  /healthz            200 when the warehouse answers, 503 when it does not
 
@@ -33,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from telemetry_pipeline.core import settings
-from telemetry_pipeline.core.events import github
+from telemetry_pipeline.core.events import github, supply_chain
 from telemetry_pipeline.core.events.store import Rejected, insert_events, quarantine
 from telemetry_pipeline.core.events.validation import Event, InvalidEvent, decode_json, validate_event
 
@@ -206,6 +209,21 @@ def _ingest_body(pool: ConnectionPool, body: bytes, content_type: str) -> _Outco
     return _store(pool, events, rejects, "collector")
 
 
+def _ingest_tool_output(pool: ConnectionPool, fmt: str, body: bytes, context: supply_chain.Context) -> _Outcome:
+    """A verifier's output: records no event can be read from and events the validator refuses are
+    quarantined (numbered by their record), the rest stored, all in one transaction."""
+    converted = supply_chain.convert(fmt, body, context)
+    events: list[Event] = []
+    rejects = supply_chain.unreadable(converted)
+    for record in converted:
+        for event in record.events:
+            try:
+                events.append(validate_event(event, default_timestamp=context.timestamp))
+            except InvalidEvent as exc:
+                rejects.append(Rejected.of(record.record_number, exc, orjson.dumps(event)))
+    return _store(pool, events, rejects, f"collector:{fmt}")
+
+
 def _ingest_delivery(pool: ConnectionPool, event: dict | None, reject: Rejected | None) -> _Outcome:
     if event is not None:
         try:
@@ -242,11 +260,17 @@ def create_app(config: CollectorConfig) -> Starlette:
             log.warning("collector: warehouse unavailable (%s)", type(exc).__name__)
             return _error(503, "warehouse unavailable, retry later", **{"Retry-After": "5"})
 
-    async def post_events(request: Request) -> Response:
+    def token_refusal(request: Request) -> Response | None:
+        """The answer to a request without the collector's bearer token (None: it has it)."""
         if not config.token:
             return _error(503, f"event intake is disabled: {settings.COLLECTOR_TOKEN_ENV} is not set")
         if not bearer_ok(request.headers.get("authorization"), config.token):
             return _error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
+        return None
+
+    async def post_events(request: Request) -> Response:
+        if (refused := token_refusal(request)) is not None:
+            return refused
         try:
             body = await _read_body(request, config.max_body_bytes)
         except _BadBody as bad:
@@ -259,6 +283,32 @@ def create_app(config: CollectorConfig) -> Starlette:
         log.info(
             "POST /v1/events: accepted %d, duplicates %d, rejected %d",
             result.accepted, result.duplicates, len(result.rejects),
+        )
+        return JSONResponse(result.answer(), status_code=202)
+
+    async def post_supply_chain(request: Request) -> Response:
+        if (refused := token_refusal(request)) is not None:
+            return refused
+        fmt = request.query_params.get("format")
+        if fmt not in supply_chain.FORMATS:
+            return _error(400, f"query parameter format must be one of {', '.join(supply_chain.FORMATS)}, "
+                               f"got {fmt!r}")
+        try:
+            context = supply_chain.context_from_query(fmt, request.query_params, datetime.now(UTC))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        try:
+            body = await _read_body(request, config.max_body_bytes)
+        except _BadBody as bad:
+            return _error(bad.status, bad.message)
+        if not body.strip():
+            return _error(400, f"empty body: send the output of {fmt} (or its run records)")
+        result = await database_call(_ingest_tool_output, fmt, body, context)
+        if isinstance(result, Response):
+            return result
+        log.info(
+            "POST /v1/supply-chain (%s): accepted %d, duplicates %d, rejected %d",
+            fmt, result.accepted, result.duplicates, len(result.rejects),
         )
         return JSONResponse(result.answer(), status_code=202)
 
@@ -312,6 +362,7 @@ def create_app(config: CollectorConfig) -> Starlette:
     return Starlette(
         routes=[
             Route("/v1/events", post_events, methods=["POST"]),
+            Route("/v1/supply-chain", post_supply_chain, methods=["POST"]),
             Route("/v1/github/webhook", github_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],

@@ -1,4 +1,5 @@
-"""Supply-chain tool outputs as `provenance.validation` events (`ingest --format gh-attestation|slsa-verifier`).
+"""Supply-chain tool outputs as `provenance.validation` events (`ingest --format gh-attestation|slsa-verifier`,
+and the collector's `POST /v1/supply-chain?format=...`).
 
 A release workflow already runs `gh attestation verify` or `slsa-verifier`; piping their output
 here records each verification as telemetry without a wrapper script of our own. The events go
@@ -26,8 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,8 @@ FORMATS = ("gh-attestation", "slsa-verifier")
 #: A tool's output is small; more than this is not one of them.
 MAX_INPUT_BYTES = 64 << 20
 REJECT_CODE = "bad_tool_output"
+#: The collector's query parameters of POST /v1/supply-chain besides `format` (ingest's options).
+QUERY_PARAMETERS = ("timestamp", "run_id", "tag", "artifact", "exit_code", "duration_ms")
 
 _GH_FAILURES = ("sigstore verification failed", "policy verification failed", "no attestations found")
 _SLSA_PASSED = ("PASSED: SLSA verification passed", "PASSED: Verified SLSA provenance")
@@ -328,6 +332,40 @@ def convert(fmt: str, data: bytes, context: Context) -> list[Converted]:
     return out
 
 
+def unreadable(converted: list[Converted]) -> list[Any]:
+    """The records no event could be read from, as quarantine rows (code bad_tool_output)."""
+    from telemetry_pipeline.core.events.store import Rejected, raw_text
+
+    return [Rejected(c.record_number, REJECT_CODE, f"{REJECT_CODE}: {c.error}", raw_text(c.raw))
+            for c in converted if c.error]
+
+
+def context_from_query(fmt: str, params: Mapping[str, str], now: datetime) -> Context:
+    """The collector's query parameters (timestamp, run_id, tag, artifact, exit_code, duration_ms) as a
+    Context, like `ingest`'s options; a bad value raises ValueError naming the parameter."""
+    from telemetry_pipeline.core.events.validation import InvalidEvent, parse_timestamp
+
+    unknown = sorted(set(params) - {"format", *QUERY_PARAMETERS})
+    if unknown:
+        raise ValueError(f"unknown query parameter {unknown[0]!r}; allowed: format, {', '.join(QUERY_PARAMETERS)}")
+    if "exit_code" in params and fmt != "slsa-verifier":
+        raise ValueError("exit_code is for format=slsa-verifier (a captured log as the body)")
+    values: dict[str, Any] = {}
+    for name, parse in (("run_id", int), ("exit_code", int), ("duration_ms", float)):
+        if name in params:
+            try:
+                values[name] = parse(params[name])
+            except ValueError:
+                raise ValueError(f"query parameter {name}: not a number: {params[name]!r}") from None
+    if values.get("duration_ms", 0) < 0 or not math.isfinite(values.get("duration_ms", 0)):
+        raise ValueError("query parameter duration_ms: must be a finite number >= 0")
+    try:
+        when = parse_timestamp(params["timestamp"]) if "timestamp" in params else now
+    except InvalidEvent as exc:
+        raise ValueError(f"query parameter timestamp: {exc.reason}") from None
+    return Context(when, tag=params.get("tag"), artifact=params.get("artifact"), **values)
+
+
 def ingest_tool_output(url: str, path: str, fmt: str, context: Context, *, progress: Any = None) -> Any:
     """Convert FILE ('-' = stdin, gzip recognised) and ingest the events like NDJSON; returns the summary.
 
@@ -340,7 +378,7 @@ def ingest_tool_output(url: str, path: str, fmt: str, context: Context, *, progr
 
     from telemetry_pipeline.core.events.ingest import ingest_stream
     from telemetry_pipeline.core.events.inputs import open_input
-    from telemetry_pipeline.core.events.store import Rejected, quarantine, raw_text
+    from telemetry_pipeline.core.events.store import quarantine
 
     with open_input(path) as source:
         data = source.stream.read(MAX_INPUT_BYTES + 1)
@@ -348,8 +386,7 @@ def ingest_tool_output(url: str, path: str, fmt: str, context: Context, *, progr
         raise ToolOutputError(f"{path}: more than {MAX_INPUT_BYTES} bytes; not the output of {fmt}")
     converted = convert(fmt, data, context)
     lines = b"".join(orjson.dumps(e) + b"\n" for c in converted for e in c.events)
-    rejects = [Rejected(c.record_number, REJECT_CODE, f"{REJECT_CODE}: {c.error}", raw_text(c.raw))
-               for c in converted if c.error]
+    rejects = unreadable(converted)
     label = f"ingest:{fmt}:{path}"
     with psycopg.connect(url, autocommit=True, options="-c TimeZone=UTC") as conn:
         summary = ingest_stream(conn, io.BytesIO(lines), source=label, progress=progress)
