@@ -60,7 +60,10 @@ def import_(file: str, output: Path | None) -> None:
 
     Everything the catalog holds round-trips (export then import gives an equal catalog);
     anything it cannot hold is rejected with the document and field named (exit status 1).
+    With TELEMETRY_TEAMS_FILE set, an `owner` label must name one of its teams.
     """
+    from telemetry_pipeline.core import settings
+    from telemetry_pipeline.core.scopes.teams import TeamsConfigError, load_teams
     from telemetry_pipeline.core.slos.config import SloConfigError
     from telemetry_pipeline.core.slos.openslo import OpenSloError, import_catalog, render_catalog
 
@@ -69,8 +72,9 @@ def import_(file: str, output: Path | None) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {file}: {exc}") from None
     try:
-        catalog = import_catalog(text, "<stdin>" if file == "-" else file)
-    except (OpenSloError, SloConfigError) as exc:
+        teams = load_teams() if settings.current().teams_file else None
+        catalog = import_catalog(text, "<stdin>" if file == "-" else file, teams)
+    except (OpenSloError, SloConfigError, TeamsConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     _write(render_catalog(catalog), output)
 

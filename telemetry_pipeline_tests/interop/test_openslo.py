@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -10,8 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.scopes.teams import parse_teams
 from telemetry_pipeline.core.slos import openslo
-from telemetry_pipeline.core.slos.config import SloConfigError, load_slos, parse_catalog
+from telemetry_pipeline.core.slos.config import (
+    DEFAULT_SLOS_FILE,
+    SloConfigError,
+    check_configured_owners,
+    load_slos,
+    parse_catalog,
+)
 
 RFC1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 CUSTOM = {"slos": [
@@ -153,3 +162,123 @@ def test_cli_export_then_import_round_trips(tmp_path: Path) -> None:
     failed = subprocess.run([*cli, "slo", "import", "-"], input=broken, capture_output=True, text=True)
     assert failed.returncode == 1
     assert "field spec.budgetingMethod: only Occurrences is supported" in failed.stderr
+
+
+# --- scopes and owners -----------------------------------------------------------------------
+
+SCOPED = {"slos": [
+    {"name": "provenance_by_team", "description": "Per team.", "scope": "team", "owner": "platform",
+     "slis": [{"name": "availability", "metric": "provenance_availability", "comparator": ">=", "target": 99.5},
+              {"name": "latency_p95", "metric": "provenance_p95_duration_ms", "comparator": "<", "target": 300000}]},
+    {"name": "validation_by_repo", "description": "Per repository.", "scope": "repository",
+     "slis": [{"name": "error_rate", "metric": "validation_failure_rate", "comparator": "<", "target": 0.5}]},
+    {"name": "audits", "description": "Owned, global.", "owner": "payments",
+     "slis": [{"name": "availability", "metric": "audit_availability", "comparator": ">=", "target": 99.5}]},
+]}
+TEAMS = parse_teams({"teams": [{"name": "payments", "repositories": ["acme/pay-*"]},
+                               {"name": "platform", "repositories": ["acme/*"]}]}, "teams.yaml")
+
+
+def test_scopes_and_owners_are_labels_and_round_trip() -> None:
+    catalog = parse_catalog(SCOPED, "scoped")
+    docs = openslo.export_documents(catalog)
+    labels = {(d["kind"], d["metadata"]["name"]): d["metadata"].get("labels") for d in docs
+              if d["kind"] in ("Service", "SLO")}
+    assert labels == {
+        ("Service", "provenance-by-team"): {"scope": ["team"], "owner": ["platform"]},
+        ("SLO", "provenance-by-team-availability"): {"scope": ["team"], "owner": ["platform"]},
+        ("SLO", "provenance-by-team-latency-p95"): {"scope": ["team"], "owner": ["platform"]},
+        ("Service", "validation-by-repo"): {"scope": ["repository"]},
+        ("SLO", "validation-by-repo-error-rate"): {"scope": ["repository"]},
+        ("Service", "audits"): {"owner": ["payments"]},
+        ("SLO", "audits-availability"): {"owner": ["payments"]},
+    }
+    imported = parse_catalog(openslo.import_catalog(openslo.render(catalog), "x", TEAMS), "imported")
+    assert imported == catalog
+    assert [(s.name, s.scope, s.owner) for s in imported] == [
+        ("provenance_by_team", "team", "platform"), ("validation_by_repo", "repository", None),
+        ("audits", None, "payments")]
+
+
+def test_the_packaged_catalog_with_its_scoped_slo_round_trips() -> None:
+    packaged = load_slos(DEFAULT_SLOS_FILE)
+    assert any(s.scope for s in packaged)
+    assert parse_catalog(openslo.import_catalog(openslo.render(packaged), "x"), "imported") == packaged
+
+
+def test_a_plain_string_label_value_is_accepted() -> None:
+    """OpenSLO v1 allows `label: value` as well as `label: [value]`."""
+    docs = openslo.export_documents(parse_catalog(SCOPED, "scoped"))
+    for d in docs:
+        for key, values in (d["metadata"].get("labels") or {}).items():
+            d["metadata"]["labels"][key] = values[0]
+    imported = parse_catalog(openslo.import_catalog(yaml.safe_dump_all(docs), "x"), "imported")
+    assert imported == parse_catalog(SCOPED, "scoped")
+
+
+def _scoped_edited(edit) -> str:
+    docs = openslo.export_documents(parse_catalog(SCOPED, "scoped"))
+    edit(docs)
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def _doc(docs: list[dict], kind: str, name: str) -> dict:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda docs: _doc(docs, "SLO", "provenance-by-team-latency-p95")["metadata"]["labels"].update(scope=["workflow"]),
+     r"\(SLO provenance-by-team-latency-p95\), field metadata.labels: must equal the labels of Service "
+     r"'provenance-by-team'"),
+    (lambda docs: _doc(docs, "SLO", "audits-availability")["metadata"].pop("labels"),
+     r"\(SLO audits-availability\), field metadata.labels: must equal"),
+    (lambda docs: _doc(docs, "Service", "audits")["metadata"]["labels"].update(owner=["payments", "platform"]),
+     r"\(Service audits\), field metadata.labels.owner: must be one value"),
+    (lambda docs: _doc(docs, "Service", "validation-by-repo")["metadata"]["labels"].update(scope=["cluster"]),
+     r"\(Service validation-by-repo\), field metadata.labels.scope: unknown scope 'cluster'"),
+    (lambda docs: _doc(docs, "Service", "audits")["metadata"]["labels"].update(owner=["Payments Team"]),
+     r"field metadata.labels.owner: must name a team of the teams file"),
+    (lambda docs: _doc(docs, "Service", "audits")["metadata"]["labels"].update(owner=["billing"]),
+     r"\(Service audits\), field metadata.labels.owner: unknown team 'billing'; the teams file has: "
+     r"payments, platform"),
+    (lambda docs: _doc(docs, "Service", "audits")["metadata"]["labels"].update(tier=["1"]),
+     r"field metadata.labels.tier: unknown label; slos.yaml holds scope, owner"),
+])
+def test_import_rejects_labels_the_catalog_cannot_hold(edit, message: str) -> None:
+    with pytest.raises(openslo.OpenSloError, match=message):
+        openslo.import_catalog(_scoped_edited(edit), "in.yaml", TEAMS)
+
+
+def test_an_owner_must_name_a_team_of_the_teams_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SloConfigError, match=r"SLO 'audits', field owner: must be the name of a team"):
+        parse_catalog({"slos": [{**SCOPED["slos"][2], "owner": "Payments"}]}, "slos.yaml")
+    catalog = parse_catalog(SCOPED, "slos.yaml")
+    monkeypatch.delenv(settings.TEAMS_FILE_ENV, raising=False)
+    with pytest.raises(SloConfigError, match=r"slos.yaml: SLO 'provenance_by_team', field owner: unknown team "
+                                             r"'platform' \(teams of TELEMETRY_TEAMS_FILE \(unset\): none"):
+        check_configured_owners(catalog, "slos.yaml")
+    teams = tmp_path / "teams.yaml"
+    teams.write_text("teams:\n  - {name: payments, repositories: ['acme/pay-*']}\n")
+    monkeypatch.setenv(settings.TEAMS_FILE_ENV, str(teams))
+    with pytest.raises(SloConfigError, match=rf"'platform' \(teams of {re.escape(str(teams))}: payments\)"):
+        check_configured_owners(catalog, "slos.yaml")
+    teams.write_text("teams:\n  - {name: payments, repositories: ['acme/pay-*']}\n"
+                     "  - {name: platform, repositories: ['acme/*']}\n")
+    check_configured_owners(catalog, "slos.yaml")
+
+
+def test_cli_import_checks_owners_against_the_teams_file(tmp_path: Path) -> None:
+    exported = openslo.render(parse_catalog(SCOPED, "scoped"))
+    teams = tmp_path / "teams.yaml"
+    teams.write_text("teams:\n  - {name: payments, repositories: ['acme/pay-*']}\n")
+    env = {**os.environ, settings.TEAMS_FILE_ENV: str(teams)}
+    cli = [sys.executable, "-m", "telemetry_pipeline.cli", "slo", "import", "-"]
+    failed = subprocess.run(cli, input=exported, capture_output=True, text=True, env=env)
+    assert failed.returncode == 1
+    assert ("(Service provenance-by-team), field metadata.labels.owner: unknown team 'platform'; "
+            "the teams file has: payments") in failed.stderr
+    env.pop(settings.TEAMS_FILE_ENV)
+    done = subprocess.run([*cli, "-o", str(tmp_path / "slos.yaml")], input=exported, capture_output=True,
+                          text=True, env=env, check=True)
+    assert done.returncode == 0
+    assert load_slos(tmp_path / "slos.yaml") == parse_catalog(SCOPED, "scoped")

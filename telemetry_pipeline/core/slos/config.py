@@ -23,7 +23,7 @@ from pydantic.dataclasses import dataclass
 
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.kpis.catalog import METRICS_BY_NAME
-from telemetry_pipeline.core.scopes.teams import DIMENSIONS
+from telemetry_pipeline.core.scopes.teams import DIMENSIONS, UNOWNED, TeamCatalog, load_teams
 
 DEFAULT_SLOS_FILE = Path(__file__).with_name("slos.yaml")
 #: Versions of the file format this code reads.
@@ -40,6 +40,7 @@ _SPAN = re.compile(r"^([1-9][0-9]{0,3})([mhd])$")
 _SPAN_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_TEAM = re.compile(r"^[a-z0-9_-]+$")
 _URL = re.compile(r"^https?://\S+$")
 _STRICT = ConfigDict(extra="forbid")
 
@@ -129,6 +130,16 @@ class Slo:
     #: repository | workflow | team: evaluated per value of that dimension (SPEC section 10), no
     #: global rows; None: global.
     scope: str | None = None
+    #: The team accountable for the SLO (a team of TELEMETRY_TEAMS_FILE; check_owners): exported
+    #: as the OpenSLO `owner` label. None: nobody named.
+    owner: str | None = None
+
+    @field_validator("owner", mode="before")
+    @classmethod
+    def _owner(cls, value: Any) -> str | None:
+        if value is not None and (not isinstance(value, str) or not _TEAM.match(value) or value == UNOWNED):
+            raise ValueError(f"must be the name of a team of the teams file ([a-z0-9_-]+), got {value!r}")
+        return value
 
     @field_validator("scope", mode="before")
     @classmethod
@@ -273,6 +284,27 @@ def _load(path: str, _mtime_ns: int, _size: int) -> SloCatalog:
     return parse_catalog(document, path)
 
 
+def check_owners(catalog: SloCatalog, teams: TeamCatalog, source: str, teams_source: str) -> None:
+    """Every `owner` names a team of the teams file; else SloConfigError naming file, SLO and field.
+
+    Separate from the loader because the two files are configured apart: the code location
+    checks them together when it loads (defs/slos/assets.py), `slo import` when it writes.
+    """
+    known = [t.name for t in teams]
+    for slo in catalog:
+        if slo.owner is not None and slo.owner not in known:
+            listed = ", ".join(known) if known else "none: TELEMETRY_TEAMS_FILE is not set"
+            raise SloConfigError(f"{source}: SLO {slo.name!r}, field owner: unknown team {slo.owner!r} "
+                                 f"(teams of {teams_source}: {listed})")
+
+
+def check_configured_owners(catalog: SloCatalog, source: str | None = None) -> None:
+    """check_owners against the teams file in use (TELEMETRY_TEAMS_FILE)."""
+    teams_file = settings.current().teams_file
+    check_owners(catalog, load_teams(), source or str(slos_file()),
+                 str(teams_file) if teams_file else f"{settings.TEAMS_FILE_ENV} (unset)")
+
+
 def parse_catalog(document: Any, source: str) -> SloCatalog:
     """Validate a parsed YAML document; `source` names the file in errors."""
     if not isinstance(document, dict) or set(document) - {"version"} != {"slos"}:
@@ -289,7 +321,8 @@ def parse_catalog(document: Any, source: str) -> SloCatalog:
 #: Which problem to report first when several are found (as a reader fixes them).
 _PRIORITY = {"unexpected_keyword_argument": 0, "missing": 1, "missing_keyword_argument": 1}
 _FIELDS = {Sli: ("comparator", "metric", "name", "target"),
-           Slo: ("description", "min_sample_size", "name", "no_data_after", "runbook_url", "scope", "slis")}
+           Slo: ("description", "min_sample_size", "name", "no_data_after", "owner", "runbook_url", "scope",
+                 "slis")}
 
 
 def _describe(exc: ValidationError, document: dict[str, Any], source: str) -> str:

@@ -3,8 +3,10 @@
 No Python OpenSLO library exists and Sloth covers only part of v1 (no alerting), so the mapping
 is written out here, for everything our catalog holds:
 
-- a `Service` per SLO: description, min_sample_size and runbook_url (as annotations), scope and
-  owner as labels when the SLO has them;
+- a `Service` per SLO: description, min_sample_size and runbook_url (as annotations), its
+  `scope` (repository | workflow | team) and `owner` (a team of the teams file) as labels when the
+  SLO has them, repeated on each of its `SLO` documents (slos.yaml scopes and owns a whole SLO, so
+  an SLO document whose labels differ from its Service's is rejected);
 - an `SLO` per SLI with an inline indicator: ratio SLIs (availability, error_rate) are
   `ratioMetric` (good resp. bad over total) budgeted by `Occurrences` with `target` the good
   fraction; latency_p95 is a `thresholdMetric` whose objective says "95 % of occurrences
@@ -23,10 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from typing import Any
 
 import yaml
 
+from telemetry_pipeline.core.scopes.teams import DIMENSIONS, UNOWNED, TeamCatalog
 from telemetry_pipeline.core.slos.burn_pairs import BURN_PAIRS
 from telemetry_pipeline.core.slos.config import DEFAULT_MIN_SAMPLE_SIZE, Slo, SloCatalog, parse_catalog
 
@@ -45,6 +49,7 @@ OPERATORS = {"lt": "<", "gte": ">="}
 COMPARATOR_OPS = {v: k for k, v in OPERATORS.items()}
 #: labels copied from an SLO's attributes when the catalog has them (SPEC section 10)
 LABEL_ATTRIBUTES = ("scope", "owner")
+_TEAM_NAME = re.compile(r"^[a-z0-9_-]+$")
 
 
 class OpenSloError(ValueError):
@@ -145,7 +150,7 @@ def export_documents(catalog: SloCatalog) -> list[dict[str, Any]]:
                 "annotations": {SLO_NAME: slo.name, SLI_NAME: sli.name},
             }
             if labels:
-                meta["labels"] = labels
+                meta["labels"] = {k: list(v) for k, v in labels.items()}  # its own copy per document
             docs.append({
                 "apiVersion": API_VERSION, "kind": "SLO", "metadata": meta,
                 "spec": {
@@ -323,11 +328,42 @@ def _metric(doc: _Doc, path: str) -> str:
     return doc.get(f"{path}.metricSource.spec.metric", str)
 
 
-def import_catalog(text: str, source: str) -> dict[str, Any]:
-    """OpenSLO documents -> the slos.yaml mapping, validated by the catalog loader itself."""
+def _labels_of(doc: _Doc, teams: TeamCatalog | None) -> dict[str, str]:
+    """A document's labels as slos.yaml attributes; rejects what slos.yaml cannot hold.
+
+    OpenSLO v1 label values are a string or a list of strings; an SLO has one scope and one owner.
+    """
+    labels = doc.get("metadata.labels", dict, required=False) or {}
+    found: dict[str, str] = {}
+    for key, values in labels.items():
+        field = f"metadata.labels.{key}"
+        if key not in LABEL_ATTRIBUTES:
+            raise doc.fail(field, f"unknown label; slos.yaml holds {', '.join(LABEL_ATTRIBUTES)}")
+        value = values[0] if isinstance(values, list) and len(values) == 1 else values
+        if not isinstance(value, str):
+            raise doc.fail(field, "must be one value (a string, or a list of one string): an SLO has one "
+                                  f"{key}")
+        if key == "scope" and value not in DIMENSIONS:
+            raise doc.fail(field, f"unknown scope {value!r}; slos.yaml scopes are {', '.join(DIMENSIONS)}")
+        if key == "owner":
+            if not _TEAM_NAME.match(value) or value == UNOWNED:
+                raise doc.fail(field, f"must name a team of the teams file ([a-z0-9_-]+), got {value!r}")
+            if teams is not None and teams.get(value) is None:
+                known = ", ".join(t.name for t in teams) or "none"
+                raise doc.fail(field, f"unknown team {value!r}; the teams file has: {known}")
+        found[key] = value
+    return found
+
+
+def import_catalog(text: str, source: str, teams: TeamCatalog | None = None) -> dict[str, Any]:
+    """OpenSLO documents -> the slos.yaml mapping, validated by the catalog loader itself.
+
+    `teams`: when given (the teams file in use), an `owner` label must name one of its teams.
+    """
     docs = _documents(text, source)
     policies = _check_alerting(docs)
     services: dict[str, dict[str, Any]] = {}
+    service_labels: dict[str, dict[str, str]] = {}
     for doc in docs:
         if doc.kind != "Service":
             continue
@@ -339,23 +375,24 @@ def import_catalog(text: str, source: str) -> dict[str, Any]:
         except ValueError:
             raise doc.fail(f"metadata.annotations.{MIN_SAMPLE}", f"must be an integer, got {min_sample!r}") from None
         entry["runbook_url"] = doc.annotation(RUNBOOK)
-        labels = doc.get("metadata.labels", dict, required=False) or {}
-        for key, values in labels.items():
-            if key not in LABEL_ATTRIBUTES:
-                raise doc.fail(f"metadata.labels.{key}", f"unknown label; slos.yaml holds {', '.join(LABEL_ATTRIBUTES)}")
-            if not isinstance(values, list) or len(values) != 1:
-                raise doc.fail(f"metadata.labels.{key}", "must be a list of one value")
-            entry[key] = values[0]
+        labels = _labels_of(doc, teams)
+        entry.update(labels)
         entry["slis"] = []
         if doc.name in services:
             raise doc.fail("metadata.name", "duplicate Service")
         services[doc.name] = entry
+        service_labels[doc.name] = labels
     for doc in docs:
         if doc.kind != "SLO":
             continue
         service, sli = _sli(doc, policies)
         if service not in services:
             raise doc.fail("spec.service", f"no Service document named {service!r}")
+        labels = _labels_of(doc, teams)
+        if labels != service_labels[service]:
+            raise doc.fail("metadata.labels", f"must equal the labels of Service {service!r} "
+                                              f"({service_labels[service] or 'none'}): slos.yaml scopes and "
+                                              f"owns a whole SLO, not one SLI; got {labels or 'none'}")
         services[service]["slis"].append(sli)
     catalog = {"slos": list(services.values())}
     parse_catalog(catalog, f"{source} (imported)")  # the loader's own rules, naming SLO and field

@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from telemetry_pipeline.core.granularity import Granularity, partition_key_for
-from telemetry_pipeline.core.slos.config import SloCatalog, load_slos
+from telemetry_pipeline.core.slos.config import SloCatalog, check_configured_owners, load_slos
 from telemetry_pipeline.core.slos.sql import SloWindowResult, replace_window
 from telemetry_pipeline.defs.assets_common import KINDS, OWNERS, RETRY, beta_parameters, granularity_tags
 from telemetry_pipeline.defs.partition_metadata import add_metadata_by_partition
@@ -110,4 +110,6 @@ def build_slo_assets(catalog: SloCatalog | None = None) -> list[AssetsDefinition
 
 @definitions
 def defs() -> Definitions:
-    return Definitions(assets=build_slo_assets())
+    catalog = load_slos()
+    check_configured_owners(catalog)  # an owner naming no team stops the location (file, SLO, field)
+    return Definitions(assets=build_slo_assets(catalog))
