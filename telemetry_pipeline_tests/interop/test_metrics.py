@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -26,6 +27,12 @@ from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.warehouse import scratch
 from telemetry_pipeline_tests.dashboard import rows
 from telemetry_pipeline_tests.interop import seeded
+from telemetry_pipeline_tests.interop.prometheus import (
+    by_labels,
+    require_binaries,
+    running_prometheus,
+    wait_for,
+)
 from telemetry_pipeline_tests.testdata import TEST_SLOS_FILE
 
 #: (dimension, value) of the scoped rows, a demo-sized platform: 4 repositories, 5 workflows, 3 teams
@@ -285,3 +292,24 @@ def test_scrape_is_cheap_on_a_scoped_warehouse(scoped: str) -> None:
     assert min(cpus) < 0.050
     if os.getloadavg()[0] < (os.cpu_count() or 1):
         assert min(walls) < 0.050
+
+
+def test_a_real_prometheus_holds_the_scoped_rows(scoped: str, tmp_path: Path) -> None:
+    """Prometheus (Debian's package) scraping the scoped warehouse stores every scope label exactly,
+    the hostile repository name included, with the values worked out above (0.5; acme/web violates)."""
+    require_binaries()
+    with running_prometheus(tmp_path, scoped.removeprefix("http://")) as prometheus:
+        wait_for(lambda: prometheus.query("telemetry_alerts_pending"), timeout=60, what="a complete scrape")
+        labels = ("slo", "sli", "dimension", "dimension_value")
+        values = by_labels(prometheus.query('telemetry_slo_sli_value{dimension!=""}'), *labels)
+        assert values == (
+            {("validation_by_repo", sli, "repository", r): 0.5 for sli in ("availability", "error_rate")
+             for r in REPOSITORIES}
+            | {("audit_by_team", "availability", "team", t): 0.5 for t in TEAMS})
+        violated = by_labels(prometheus.query('telemetry_slo_met{dimension!=""} == 0'), *labels)
+        assert set(violated) == {("validation_by_repo", sli, "repository", "acme/web")
+                                 for sli in ("availability", "error_rate")}
+        kpis = by_labels(prometheus.query('telemetry_kpi_value{metric="event_count"}'), "granularity", "dimension",
+                         "dimension_value")
+        assert kpis == {("hour", None, None): 7.0, ("day", None, None): 7.0} | {
+            ("day", d, v): 7.0 for d, v in SCOPES}

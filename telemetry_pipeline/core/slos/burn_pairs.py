@@ -2,9 +2,10 @@
 
 Exported as Prometheus alerting rules (prometheus_rules.py) and as OpenSLO AlertConditions
 (openslo.py); both read this one list. A pair fires when its long *and* its short window burn at
-least `threshold` times the budget. The short windows 5m and 30m come from the fast-burn
-evaluation; until slo_status carries them, a rule uses `fallback` (the shortest window stored
-today), which gives exactly the rules slo_status applies now (budgets.BURN_RULES).
+least `threshold` times the budget. The short windows 5m and 30m exist only in the fast-burn
+evaluation (exported as granularity "rolling", not in the hourly slo_status rows the Prometheus
+rules read), so a rule uses `fallback` (the shortest hourly window), which gives exactly the
+rules slo_status applies (budgets.BURN_RULES).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class BurnPair:
     long: str
     short: str
     threshold: float
-    fallback: str | None = None  # window used while `short` is not exported
+    fallback: str | None = None  # hourly window used when the hourly rows have no `short` window
 
     @property
     def name(self) -> str:
