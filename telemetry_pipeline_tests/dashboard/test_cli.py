@@ -93,6 +93,16 @@ def test_broken_slo_catalog_stops_start_up_naming_file_and_field(seeded: str, tm
     assert "slis[0].target" in result.stderr
 
 
+def test_broken_teams_file_stops_start_up_naming_file_and_field(seeded: str, tmp_path: Path) -> None:
+    broken = tmp_path / "teams.yaml"
+    broken.write_text("teams:\n  - {name: payments, repositories: ['acme/pay-*'], channel: '#pay'}\n")
+    env = dict(os.environ, **{settings.DATABASE_URL_ENV: seeded, settings.TEAMS_FILE_ENV: str(broken)})
+    result = subprocess.run(_command("--port", str(_free_port())), env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0
+    assert f"{broken}: team 'payments', field channel: unknown key" in result.stderr
+
+
 def test_help_names_host_and_port() -> None:
     result = subprocess.run(_command("--help"), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0

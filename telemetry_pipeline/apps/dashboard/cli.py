@@ -28,11 +28,13 @@ def dashboard(host: str, port: int) -> None:
     from telemetry_pipeline.apps.dashboard.app import create_app
     from telemetry_pipeline.apps.dashboard.server import serve
     from telemetry_pipeline.core import settings, warehouse
+    from telemetry_pipeline.core.scopes.teams import TeamsConfigError, load_teams
     from telemetry_pipeline.core.slos.config import SloConfigError, load_slos
 
     try:
         load_slos()  # a broken SLO catalog stops start-up here, naming the file and field
-    except SloConfigError as exc:
+        load_teams()  # so does a broken teams file (/metrics exports the teams it names)
+    except (SloConfigError, TeamsConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     url = warehouse.configured().url()
     # The dashboard only reads; a schema behind the code would fail every request, so say it now.
