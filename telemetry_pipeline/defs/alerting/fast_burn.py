@@ -19,7 +19,7 @@ from telemetry_pipeline.core.alerting.episodes import record_episodes
 from telemetry_pipeline.core.alerting.no_data import record_no_data
 from telemetry_pipeline.core.slos.config import load_slos
 from telemetry_pipeline.defs.alerting.email import EmailAlertResource
-from telemetry_pipeline.defs.alerting.sensor import channels_of
+from telemetry_pipeline.defs.alerting.sensor import channels_of, router_now
 from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
 from telemetry_pipeline.defs.resources import WarehouseResource
 
@@ -40,7 +40,7 @@ def run_fast_burn_tick(
         catalog = load_slos()
         report = record_episodes(conn, catalog, at)
         silent = record_no_data(conn, catalog, at)
-        delivery = deliver(conn, channels, lambda: datetime.now(UTC), log)
+        delivery = deliver(conn, channels, lambda: datetime.now(UTC), log, router=router_now(log))
     return f"{report.summary()}; {silent.summary()}; {delivery.summary()}"
 
 
