@@ -16,10 +16,12 @@ import pytest
 import yaml
 from psycopg.types.json import Jsonb
 
+from telemetry_pipeline.core.alerting.messages import render_group
 from telemetry_pipeline.core.alerting.routing import Router, repository_of_workflow
 from telemetry_pipeline.core.granularity import PERIODS
 from telemetry_pipeline.core.scopes.teams import parse_teams
 from telemetry_pipeline.core.settings import TEAMS_FILE_ENV
+from telemetry_pipeline_tests.alerting.slack_api_server import block_kit_errors
 from telemetry_pipeline_tests.alerting.slo_rows import (
     Row,
     age_retries,
@@ -292,3 +294,31 @@ def _rows(db: psycopg.Connection) -> list[dict]:
 
 def _day_label(periods_ago: int) -> str:
     return f"day {period('day', periods_ago):%Y-%m-%d} (UTC)"
+
+
+def test_the_route_is_taken_from_the_teams_file_at_send_time(sensor, db, slack_api, smtp, teams_file):
+    scoped(db, sensor.instance, "pg_by_team", "team", {"payments": 90.0})
+    slack_api.fail_channels = {"#payments-oncall"}
+    sensor.tick()
+    assert slack_api.messages == [] and [r.body["channel"] for r in slack_api.requests] == ["#payments-oncall"]
+    teams_file.write_text(TEAMS.replace('"#payments-oncall"', '"#payments-new"'), encoding="utf-8")
+    age_retries(db)
+    sensor.tick()
+    assert [c for c, _ in posted(slack_api)] == ["#payments-new"]
+    assert mails(smtp) == [(["pay-oncall@example.org"], "[FIRING] SLO pg_by_team / availability violated in 1 team")]
+
+
+def test_grouped_messages_stay_within_slack_limits_and_name_burns():
+    payloads = [
+        {"slo": "s", "sli": "availability", "metric": "provenance_availability", "granularity": "hour",
+         "period_start": "2025-03-04T05:00:00+00:00", "period_end": "2025-03-04T06:00:00+00:00",
+         "value": 50.0 + i, "target": 99.9, "comparator": ">=", "sample_size": 40,
+         "dimension": "workflow", "dimension_value": f"acme/{'x' * 1500}{i:02d}/<!channel>"}
+        for i in range(12)
+    ]
+    message = render_group("burn_page", payloads)
+    assert block_kit_errors({"blocks": message.blocks}) == []
+    assert message.subject == "[FIRING] SLO s / availability burning error budget (page) in 12 workflows"
+    assert "<!channel>" not in json.dumps(message.blocks) and "&lt;!channel&gt;" in json.dumps(message.blocks)
+    assert message.text.index("acme/" + "x" * 1500 + "00") < message.text.index("acme/" + "x" * 1500 + "09")
+    assert message.text.count("(40 rows)") == 10 and "and 2 more." in message.text
