@@ -138,6 +138,8 @@ def _burn_sample() -> sql.Composable:
             sql.Literal(window.sample_key))
 
     *shorter, longest = BURN_WINDOWS
+    if not shorter:
+        return sample_of(longest)
     cases = [sql.SQL("when v.burn_alert_windows ~ {} then {}").format(sql.Literal(f"(^|&){w.label}"), sample_of(w))
              for w in shorter]
     return sql.SQL("(case {} else {} end)").format(sql.SQL(" ").join(cases), sample_of(longest))
