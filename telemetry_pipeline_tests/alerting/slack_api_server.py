@@ -11,7 +11,8 @@ timeout, never a sleep.
 Like Slack, mode ok checks Block Kit's documented limits (`block_kit_errors`) and answers
 200 {"ok": false, "error": "invalid_blocks"} for a message over one. `reject` maps a text
 fragment to a Slack error: a message whose fallback text contains it gets that error, so one
-alert can be refused while the others go through.
+alert can be refused while the others go through. `fail_channels`: posts to these channels get
+the 500 of mode error500 while the others are answered as the mode says (one team's channel down).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class SlackApiServer:
         self.requests: list[SlackRequest] = []
         self.messages: list[dict[str, Any]] = []
         self.reject: dict[str, str] = {}  # text fragment -> Slack error code (HTTP 200, ok false)
+        self.fail_channels: set[str] = set()  # channels answered 500
         self._cond = threading.Condition()
         self._release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -108,7 +110,7 @@ class SlackApiServer:
                     body = json.loads(raw or b"{}")
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
-                mode = server.mode
+                mode = "error500" if body.get("channel") in server.fail_channels else server.mode
                 error = None
                 if mode == "ok":
                     text = str(body.get("text", ""))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from telemetry_pipeline_tests.alerting.slo_rows import HOUR, Row, alerts, materialize, period, upsert
+from telemetry_pipeline_tests.alerting.slo_rows import HOUR, Row, alerts, materialize, period
 
 PG, VAL, AUD = "provenance_generation", "validation", "audit_observer"
 
@@ -243,16 +243,3 @@ def test_burn_rate_alerts_one_per_episode_saying_which_windows_fired(sensor, db,
     ticket = next(t for t in burn_texts if t.startswith("[FIRING] SLO validation"))
     assert "window pair 3d&amp;6h&gt;=1" in ticket
     assert any(s.endswith("(ticket: 3d&6h>=1)") for s in smtp.subjects())
-
-
-def test_scoped_slo_rows_do_not_alert_yet(sensor, db, slack_api, smtp):
-    """Scoped slo_status rows (docs/scopes.md) are not alerted on until routing per team exists:
-    a team's violation must not page the default channel, nor be taken for the global SLO."""
-    scoped = fresh(Row(PG, "availability", "day", period("day", 1), 90.0, 500))
-    upsert(db, [scoped])
-    db.execute("update public.slo_status set dimension = 'team', dimension_value = 'payments'")
-    materialize(db, sensor.instance, [fresh(Row(VAL, "availability", "day", period("day", 1), 99.0, 5000))])
-    summary = sensor.tick()
-    assert "recorded 1 alerts to send" in summary
-    assert [a["payload"]["slo"] for a in alerts(db)] == [VAL]
-    assert len(slack_api.messages) == 1

@@ -6,9 +6,13 @@ from datetime import timedelta
 
 import pytest
 
+from telemetry_pipeline.core.alerting.evidence import attach_evidence
+from telemetry_pipeline.core.alerting.routing import Router
+from telemetry_pipeline.core.alerting.rules import record_alerts
+from telemetry_pipeline.core.scopes.teams import parse_teams
 from telemetry_pipeline.core.slos import sql as slo_sql
 from telemetry_pipeline.core.slos.config import DEFAULT_SLOS_FILE, SloConfigError, load_slos, parse_catalog
-from telemetry_pipeline_tests.scopes.test_scoped_kpis import DAY, NEXT, compute, loaded  # noqa: F401
+from telemetry_pipeline_tests.scopes.test_scoped_kpis import DAY, NEXT, TEAMS, compute, loaded  # noqa: F401
 
 CATALOG = parse_catalog({"slos": [
     {"name": "gen_by_team", "description": "per team", "scope": "team", "min_sample_size": 1,
@@ -63,3 +67,29 @@ def test_scope_is_validated_and_the_packaged_catalog_ships_a_team_slo():
     assert [slo.name for slo in packaged if slo.scope == "team"] == ["provenance_generation_by_team"]
     assert [slo.name for slo in packaged if slo.scope is None] == ["provenance_generation", "validation",
                                                                     "audit_observer"]
+
+
+def test_computed_scoped_and_global_violations_become_their_own_alerts(loaded):  # noqa: F811
+    """From raw events through the KPI and SLO SQL to the outbox: the scoped SLO's violation is
+    platform's alone (keyed by its scope), the global one names its top offender."""
+    with loaded.connect() as conn:
+        compute(conn)
+        slo_sql.replace_window(conn, CATALOG, "day", DAY, NEXT + timedelta(days=1))
+        recorded = record_alerts(conn, CATALOG, "day", [DAY, NEXT])
+        attach_evidence(conn, [a for (a,) in conn.execute("select id from public.slo_alerts")])
+        outbox = conn.execute(
+            "select key, state, suppressed_reason, dimension, dimension_value, payload"
+            " from public.slo_alerts order by key").fetchall()
+    assert recorded.pending_ids == []  # 2025 is long ago: both are backfills, recorded and never sent
+    assert [row[:5] for row in outbox] == [
+        ("gen_by_team|availability|day|2025-03-03T00:00Z|team=platform|violation", "suppressed", "backfill",
+         "team", "platform"),
+        ("gen|availability|day|2025-03-03T00:00Z|violation", "suppressed", "backfill", None, None),
+    ]
+    scoped_payload, global_payload = outbox[0][5], outbox[1][5]
+    assert (scoped_payload["dimension"], scoped_payload["dimension_value"], scoped_payload["value"]) == (
+        "team", "platform", 50.0)
+    # the one errored generation of DAY is acme/web's (the failure is not an outage)
+    assert global_payload["top_offenders"] == [{"repository": "acme/web", "bad_rows": 1}]
+    assert "top_offenders" not in scoped_payload
+    assert Router(parse_teams(TEAMS, "teams.yaml")).target("slack", "team", "platform") is None  # no channel

@@ -12,6 +12,10 @@ Rules of the pass:
   cannot be rendered is dead on every pending channel. One bad alert never stops the pass;
 - a channel that asked us to wait (429 + Retry-After) is paused for every alert until then;
 - a resolved message goes to a channel only after its violation went there;
+- the due alerts of a scoped SLO's scopes with the same SLO, SLI, granularity, period and kind
+  leave as one message per channel target (routing.py), listing the scopes worst first; each
+  alert keeps its own per-channel state, all set in one statement once the message went out,
+  so a retry sends only the scopes whose message failed;
 - the pass stops starting new sends after `budget_seconds`, so a tick stays well inside
   Dagster's sensor timeout; what is left is due on the next tick.
 """
@@ -29,7 +33,8 @@ from typing import Protocol
 import psycopg
 
 from telemetry_pipeline.core.alerting import outbox
-from telemetry_pipeline.core.alerting.messages import Message, render
+from telemetry_pipeline.core.alerting.messages import Message, render, render_group
+from telemetry_pipeline.core.alerting.routing import Router, Target
 
 
 class DeliveryFailed(Exception):
@@ -63,9 +68,11 @@ class Sender(Protocol):
     """Sends one rendered alert; returns the channel's reference (Slack ts, email Message-ID).
 
     `already`: recipients that accepted this alert on an earlier attempt (email only).
+    `target`: where to send instead of the channel's default (a team's Slack channel or its
+    e-mail addresses, routing.py); None = the default.
     """
 
-    def __call__(self, message: Message, already: frozenset[str] = frozenset()) -> str: ...
+    def __call__(self, message: Message, already: frozenset[str] = frozenset(), target: Target = None) -> str: ...
 
 
 class Channel(Protocol):
@@ -123,9 +130,14 @@ def deliver(
     *,
     batch: int = 100,
     budget_seconds: float = 25.0,
+    router: Router | None = None,
 ) -> DeliveryReport:
-    """Deliver due alerts; `conn` must be autocommit (each result is committed on its own)."""
+    """Deliver due alerts; `conn` must be autocommit (each result is committed on its own).
+
+    `router` sends scoped alerts to their team's channels (default: everything to the defaults).
+    """
     report = DeliveryReport()
+    router = router if router is not None else Router()
     with outbox.delivery_lock(conn) as got_lock:
         if not got_lock:
             log.info("another delivery pass holds the outbox lock; not delivering this tick")
@@ -152,19 +164,30 @@ def deliver(
         conn.execute("set synchronous_commit = off")
         deadline = time.monotonic() + budget_seconds
         with ExitStack() as stack:
-            senders: dict[str, Sender] = {}
             broken: set[str] = set()
+            run = _Pass(conn, active, {}, broken, stack, now, log, report, router)
             for name, until in outbox.paused_channels(conn, now()).items():
                 if any(c.name == name for c in active):
                     broken.add(name)
                     log.info("%s is paused until %s (it asked us to wait)", name, f"{until:%H:%M:%S}Z")
+            grouped: set[int] = set()  # scoped alerts already handled with their group this pass
             for alert in _due_in_batches(conn, now, batch):
+                if alert.id in grouped:
+                    continue
                 if len(broken) == len(active):
                     break
                 if time.monotonic() > deadline:
                     log.info("delivery budget of %.0f s used; the rest is due next tick", budget_seconds)
                     break
-                _deliver_one(conn, alert, active, senders, broken, stack, now, log, report)
+                if alert.dimension is None:
+                    _deliver_one(run, alert)
+                    continue
+                group = outbox.due_scope_group(conn, alert, now())
+                grouped.update(a.id for a in group)
+                for member in group:
+                    if member.resolves_key and "pending" in member.parent_states.values():
+                        member.parent_states = outbox.channel_states(conn, member.resolves_key)
+                _deliver_group(run, group)
         report.pending_left = outbox.count_pending(conn)
     return report
 
@@ -189,50 +212,103 @@ def _due_in_batches(
             return
 
 
-def _deliver_one(
-    conn: psycopg.Connection,
-    alert: outbox.DueAlert,
-    active: list[Channel],
-    senders: dict[str, Sender],
-    broken: set[str],
-    stack: ExitStack,
-    now: Callable[[], datetime],
-    log: logging.Logger | logging.LoggerAdapter,
-    report: DeliveryReport,
-) -> None:
-    message: Message | None = None
-    for channel in active:
+@dataclass
+class _Pass:
+    """What one delivery pass carries from alert to alert: its channels, senders and report."""
+
+    conn: psycopg.Connection
+    active: list[Channel]
+    senders: dict[str, Sender]
+    broken: set[str]  # channels that failed this pass
+    stack: ExitStack
+    now: Callable[[], datetime]
+    log: logging.Logger | logging.LoggerAdapter
+    report: DeliveryReport
+    router: Router
+
+    def send(
+        self, channel: Channel, alerts: list[outbox.DueAlert], message: Message, already: frozenset[str],
+        target: Target,
+    ) -> None:
+        """Send one message carrying `alerts` on `channel`; record the result on each of them."""
         name = channel.name
-        if alert.states.get(name) != "pending" or name in broken:
-            continue
+        if name not in self.senders:
+            self.senders[name] = self.stack.enter_context(channel.open())
+        try:
+            reference = self.senders[name](message, already, target)
+        except DeliveryFailed as exc:
+            failure = exc
+        except Exception as exc:  # noqa: BLE001 - a sender bug must not stop the other alerts
+            failure = DeliveryFailed(f"unexpected error: {_brief(exc)}", per_alert=True)
+        else:
+            self.report.sent[name] = self.report.sent.get(name, 0) + len(alerts)
+            for alert in alerts:
+                retried = [a for a, r in alert.email_recipients.items() if (r or {}).get("state") != "sent"]
+                if name == "email" and retried:  # the recipients refused before took it this time
+                    outbox.record_recipients(self.conn, alert, retried, {}, self.now())
+            outbox.mark_group_sent(self.conn, alerts, name, reference, self.now())
+            return
+        for alert in alerts:
+            _failed(self.conn, alert, name, failure, self.broken, self.now, self.log, self.report)
+
+    def give_up(self, alert: outbox.DueAlert, exc: Exception) -> None:
+        """An alert whose message cannot be built: dead on every pending channel."""
+        _give_up_everywhere(self.conn, alert, self.active, f"message could not be built: {_brief(exc)}",
+                            self.now, self.log, self.report)
+
+    def ready(self, alert: outbox.DueAlert, name: str) -> bool:
+        """Whether `alert` is to be sent on channel `name` now (a resolve only after its violation)."""
+        if alert.states.get(name) != "pending" or name in self.broken:
+            return False
         parent = alert.parent_states.get(name)
         if parent == "pending":
-            continue  # the violation has not reached this channel yet; resolve after it
+            return False  # the violation has not reached this channel yet; resolve after it
         if parent in ("skipped", "dead"):  # the violation never reached this channel: nor does its resolve
-            outbox.mark_channel_skipped(conn, alert, name, now())
+            outbox.mark_channel_skipped(self.conn, alert, name, self.now())
+            return False
+        return True
+
+
+def _deliver_one(run: _Pass, alert: outbox.DueAlert) -> None:
+    message: Message | None = None
+    for channel in run.active:
+        if not run.ready(alert, channel.name):
             continue
         if message is None:
             try:
                 message = render(alert.kind, alert.payload)
             except Exception as exc:  # noqa: BLE001 - a broken payload is this alert's problem only
-                _give_up_everywhere(conn, alert, active, f"message could not be built: {_brief(exc)}", now, log, report)
+                run.give_up(alert, exc)
                 return
-        if name not in senders:
-            senders[name] = stack.enter_context(channel.open())
-        try:
-            reference = senders[name](message, alert.accepted_recipients() if name == "email" else frozenset())
-        except DeliveryFailed as exc:
-            _failed(conn, alert, name, exc, broken, now, log, report)
-            continue
-        except Exception as exc:  # noqa: BLE001 - a sender bug must not stop the other alerts
-            _failed(conn, alert, name, DeliveryFailed(f"unexpected error: {_brief(exc)}", per_alert=True),
-                    broken, now, log, report)
-            continue
-        report.sent[name] = report.sent.get(name, 0) + 1
-        retried = [a for a, r in alert.email_recipients.items() if (r or {}).get("state") != "sent"]
-        if name == "email" and retried:  # the recipients refused before took it this time
-            outbox.record_recipients(conn, alert, retried, {}, now())
-        outbox.mark_channel_sent(conn, alert, name, reference, now())
+        run.send(channel, [alert], message, alert.accepted_recipients() if channel.name == "email" else frozenset(),
+                 None)
+
+
+def _deliver_group(run: _Pass, group: list[outbox.DueAlert]) -> None:
+    """The scopes of one SLO, SLI, granularity, period and kind: one message per channel target.
+
+    Per channel, the alerts still pending there are bucketed by target (and, for email, by the
+    recipients that already took them, so nobody gets a scope twice); each bucket is one message
+    whose result is recorded on every alert in it.
+    """
+    for channel in run.active:
+        name = channel.name
+        buckets: dict[tuple[Target, frozenset[str]], list[outbox.DueAlert]] = {}
+        for alert in group:
+            if run.ready(alert, name):
+                target = run.router.target(name, alert.dimension, alert.dimension_value)
+                already = alert.accepted_recipients() if name == "email" else frozenset()
+                buckets.setdefault((target, already), []).append(alert)
+        for (target, already), members in buckets.items():
+            if name in run.broken:
+                break
+            try:
+                message = render_group(members[0].kind, [m.payload for m in members])
+            except Exception as exc:  # noqa: BLE001 - a broken payload is these alerts' problem only
+                for member in members:
+                    run.give_up(member, exc)
+                continue
+            run.send(channel, members, message, already, target)
 
 
 def _failed(

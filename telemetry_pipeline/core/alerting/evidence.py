@@ -1,13 +1,18 @@
-"""The release tags behind an alert: which releases' rows broke the SLI in that period.
+"""What is behind a global alert: the releases and the repositories whose rows broke the SLI.
 
-An on-call engineer's first question is "which release?". For each new alert about to be sent,
-the tags of the offending rows of its period (errored steps for availability, failed or errored
-for error rate, slower than target for latency) are added to the payload, most frequent first.
-Tags are free text from workflows: messages.py escapes them (a tag `<!channel>` pings nobody).
+An on-call engineer's first questions are "which release?" and "where?". For each new global
+alert about to be sent, two lists are added to its payload from the period's *bad rows* (the
+rows of the SLI's sample that count as failures: errored steps for availability, failed or
+errored for error rate, slower than target for latency):
+  tags            the release tags of the bad rows, most frequent first (at most MAX_TAGS);
+  top_offenders   the repositories with the most bad rows, with their counts (at most
+                  MAX_OFFENDERS), so a global violation says where to look first.
+Tags and repositories are free text from workflows: messages.py escapes them.
 
-This reads the source tables (telemetry_events, slsa_audit_metrics) directly, the one place the
-alerting stage looks past slo_status; it runs only for alerts that will be delivered (a handful
-per tick, never for suppressed backfill history), one statement per metric.
+The rows are the KPI catalog's own source rows and sample conditions (core/kpis), so a bad row
+here is exactly a row the KPI counted against the SLI. This is the one place the alerting stage
+looks past slo_status; it runs only for alerts that will be delivered (a handful per tick, never
+for suppressed backfill history), one set-based statement per metric and list.
 """
 
 from __future__ import annotations
@@ -17,32 +22,21 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import sql
 
-from telemetry_pipeline.core.kpis.catalog import CONDITIONS, METRICS_BY_NAME, Agg, Metric, Source
+from telemetry_pipeline.core.kpis.catalog import CONDITIONS, METRICS_BY_NAME, Agg, Metric
+from telemetry_pipeline.core.kpis.sql import _SCOPE_COLUMNS, _SOURCE_ROWS, _sample_condition
 
 #: At most this many tags per alert (the most frequent).
 MAX_TAGS = 5
-
-#: Per source: its rows in the alert's period, typed as the KPI catalog's conditions expect.
-_ROWS: dict[Source, str] = {
-    Source.EVENTS: """
-        select tag, event_type, m_status as status, m_duration_ms as duration_ms
-        from public.telemetry_events
-        where event_timestamp >= a.period_start and event_timestamp < a.period_end
-    """,
-    Source.AUDITS: """
-        select tag, status, duration_ms::float8 as duration_ms, sha256_verified,
-               predicate_type_verified, supabase_synced
-        from public.slsa_audit_metrics
-        where audited_at >= a.period_start and audited_at < a.period_end
-    """,
-}
+#: At most this many repositories in an alert's top offenders (the most bad rows).
+MAX_OFFENDERS = 5
 
 
-def offending_rows(metric: Metric, comparator: str) -> sql.Composable | None:
-    """SQL condition for the rows that count against an SLI on `metric`; None if none do."""
-    parts: list[sql.Composable] = []
-    if metric.event_type is not None:
-        parts.append(sql.SQL("event_type = {}").format(sql.Literal(metric.event_type)))
+def bad_rows(metric: Metric, comparator: str) -> sql.Composable | None:
+    """SQL condition for the rows of the sample that count against an SLI on `metric`; None if none do.
+
+    Over the catalog's typed source columns; a latency condition compares with `a.target`.
+    """
+    parts: list[sql.Composable] = [_sample_condition(metric)]
     if metric.agg is Agg.AVAILABILITY:
         parts.append(sql.SQL(CONDITIONS[metric.source]["error"]))
     elif metric.agg is Agg.RATE:
@@ -55,18 +49,33 @@ def offending_rows(metric: Metric, comparator: str) -> sql.Composable | None:
         parts.append(sql.SQL("{} {} a.target").format(sql.Identifier(metric.value_column), sql.SQL(op)))
     else:
         return None
-    return sql.SQL(" and ").join(parts)
+    return sql.SQL(" and ").join(sql.SQL("({})").format(p) for p in parts)
 
 
-def attach_tags(conn: psycopg.Connection, alert_ids: Sequence[int]) -> int:
-    """Add `tags` (offending release tags, most frequent first) to these alerts' payloads."""
+def _period_rows(metric: Metric) -> sql.Composable:
+    """The catalog's source rows of the alert's period `a`, with the release tag and the scope keys."""
+    return sql.SQL(_SOURCE_ROWS[metric.source]).format(
+        granularity=sql.Literal("hour"), start=sql.SQL("a.period_start"), end=sql.SQL("a.period_end"),
+        scope=sql.SQL(", tag") + sql.SQL(_SCOPE_COLUMNS),
+    )
+
+
+#: payload key -> (grouped column, one list element, at most how many)
+_LISTS: dict[str, tuple[str, str, int]] = {
+    "tags": ("tag", "to_jsonb(x.key)", MAX_TAGS),
+    "top_offenders": ("repository", "jsonb_build_object('repository', x.key, 'bad_rows', x.n)", MAX_OFFENDERS),
+}
+
+
+def attach_evidence(conn: psycopg.Connection, alert_ids: Sequence[int]) -> int:
+    """Add `tags` and `top_offenders` to these alerts' payloads (global, not resolved, not yet set)."""
     if not alert_ids:
         return 0
     groups = conn.execute(
         """
         select payload->>'metric', payload->>'comparator', array_agg(id)
         from public.slo_alerts
-        where id = any(%s) and kind <> 'resolved' and not payload ? 'tags'
+        where id = any(%s) and kind <> 'resolved' and dimension is null and not payload ? 'tags'
         group by 1, 2
         """,
         (list(alert_ids),),
@@ -75,25 +84,29 @@ def attach_tags(conn: psycopg.Connection, alert_ids: Sequence[int]) -> int:
     for metric_name, comparator, ids in groups:
         if metric_name not in METRICS_BY_NAME or comparator not in (">=", "<"):
             continue
-        condition = offending_rows(METRICS_BY_NAME[metric_name], comparator)
+        metric = METRICS_BY_NAME[metric_name]
+        condition = bad_rows(metric, comparator)
         if condition is None:
             continue
+        lists = [
+            sql.SQL(
+                """{key}, coalesce((
+                  select jsonb_agg({element} order by x.n desc, x.key)
+                  from (select r.{column} as key, count(*) as n
+                        from ({rows}) r
+                        where r.{column} is not null and {condition}
+                        group by r.{column} order by n desc, r.{column} limit {limit}) x
+                ), '[]'::jsonb)"""
+            ).format(key=sql.Literal(key), element=sql.SQL(element), column=sql.Identifier(column),
+                     rows=_period_rows(metric), condition=condition, limit=sql.Literal(limit))
+            for key, (column, element, limit) in _LISTS.items()
+        ]
         statement = sql.SQL(
             """
             update public.slo_alerts u
-            set payload = u.payload || jsonb_build_object('tags', t.tags)
+            set payload = u.payload || t.evidence
             from (
-              select a.id, coalesce((
-                select jsonb_agg(x.tag order by x.n desc, x.tag)
-                from (
-                  select r.tag, count(*) as n
-                  from ({rows}) r
-                  where r.tag is not null and {condition}
-                  group by r.tag
-                  order by n desc, r.tag
-                  limit {limit}
-                ) x
-              ), '[]'::jsonb) as tags
+              select a.id, jsonb_build_object({lists}) as evidence
               from (
                 select id, period_start, period_end, (payload->>'target')::float8 as target
                 from public.slo_alerts where id = any(%(ids)s)
@@ -101,7 +114,6 @@ def attach_tags(conn: psycopg.Connection, alert_ids: Sequence[int]) -> int:
             ) t
             where u.id = t.id
             """
-        ).format(rows=sql.SQL(_ROWS[METRICS_BY_NAME[metric_name].source]), condition=condition,
-                 limit=sql.Literal(MAX_TAGS))
+        ).format(lists=sql.SQL(", ").join(lists))
         updated += conn.execute(statement, {"ids": ids}).rowcount
     return updated

@@ -25,16 +25,14 @@ from urllib.parse import quote
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.granularity import Granularity
 from telemetry_pipeline.core.kpis.catalog import METRICS_BY_NAME
+from telemetry_pipeline.core.slos.budgets import BURN_RULES
+from telemetry_pipeline.core.slos.budgets import BURN_WINDOWS as HOURLY_BURN_WINDOWS
 
 #: granularity -> slo_status asset key (SPEC section 8)
 SLO_STATUS_ASSETS: dict[str, str] = {g.value: g.slo_asset for g in Granularity}
 
-#: burn_alert_windows code -> what fired, in words
-BURN_WINDOWS = {
-    "1h>=14.4": "the 1-hour window burns the error budget at >= 14.4x (fast burn)",
-    "6h&1h>=6": "the 6-hour and the 1-hour windows both burn at >= 6x",
-    "3d&6h>=1": "the 3-day and the 6-hour windows both burn at >= 1x (slow burn)",
-}
+#: burn_alert_windows code -> what fired, in words: each rule's description in burn_windows.yaml
+BURN_WINDOWS: dict[str, str] = {rule.label: rule.description for rule in BURN_RULES}
 
 _COMPARATOR_WORDS = {">=": "≥", "<": "<"}
 
@@ -169,11 +167,10 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
         summary = f"{sli} was {observed} against a target of {target} in the {period}."
     elif kind == "resolved":
         recovery = payload.get("resolved_by") or {}
-        r_start, r_end = _ts(recovery.get("period_start", end)), _ts(recovery.get("period_end", end))
         headline = f"SLO {slo} / {sli} meets its target again"
         summary = (
             f"{sli} was {format_value(recovery.get('value'), metric)} (target {target}) in the "
-            f"{period_label(granularity, r_start, r_end)}, after {observed} in the {period}."
+            f"{_recovery_period(payload, end)}, after {observed} in the {period}."
         )
     else:
         urgency = "page" if kind == "burn_page" else "ticket"
@@ -199,8 +196,91 @@ def render(kind: str, payload: dict[str, Any]) -> Message:
         facts.append(("Burn rate", _burn_text(payload)))
     if tags:
         facts.append(("Releases involved", ", ".join(tags)))
+    if offenders := payload.get("top_offenders"):
+        facts.append(("Top offenders (bad rows)", _offenders_text(offenders)))
 
     return _message(status, subject, header, summary, facts, link, payload)
+
+
+def _recovery_period(payload: dict[str, Any], end: datetime) -> str:
+    """The label of the period that met the target again (a resolved payload's `resolved_by`)."""
+    recovery = payload.get("resolved_by") or {}
+    start = _ts(recovery.get("period_start", end))
+    return period_label(payload["granularity"], start, _ts(recovery.get("period_end", end)))
+
+
+def _offenders_text(offenders: list[dict[str, Any]]) -> str:
+    """'acme/api (12), acme/web (3)': the repositories with the most bad rows, most first."""
+    return ", ".join(f"{o['repository']} ({int(o['bad_rows']):,})" for o in offenders)
+
+
+#: A grouped message names at most this many scopes (worst first) and counts the rest.
+GROUP_NAMED = 10
+_PLURALS = {"repository": "repositories", "workflow": "workflows", "team": "teams"}
+
+
+def worst_first(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Scoped alert payloads ordered worst first: furthest on the wrong side of the target.
+
+    Lowest value first for a '>=' SLI, highest first for a '<' one; no value last; ties by name.
+    """
+    def rank(p: dict[str, Any]) -> tuple[bool, float, str]:
+        value = p.get("value")
+        if value is None:
+            return True, 0.0, str(p.get("dimension_value"))
+        number = float(value)
+        return False, number if p.get("comparator") == ">=" else -number, str(p.get("dimension_value"))
+
+    return sorted(payloads, key=rank)
+
+
+def render_group(kind: str, payloads: list[dict[str, Any]]) -> Message:
+    """One message for alerts of several scopes of one SLO, SLI, granularity, period and kind.
+
+    The scopes are listed worst first, GROUP_NAMED of them by name with their values, then
+    "and N more". Raises like `render` on a payload that lacks what the message needs.
+    """
+    if not payloads:
+        raise ValueError("a grouped message needs at least one alert")
+    ranked = worst_first([_clean_payload(p) for p in payloads])
+    first = ranked[0]
+    slo, sli, metric, granularity = first["slo"], first["sli"], first.get("metric"), first["granularity"]
+    start, end = _ts(first["period_start"]), _ts(first["period_end"])
+    period, target = period_label(granularity, start, end), _target_text(first)
+    dimension = str(first.get("dimension") or "scope")
+    count = len(ranked)
+    scopes = f"{count} {_PLURALS.get(dimension, dimension) if count != 1 else dimension}"
+
+    def scope_text(p: dict[str, Any]) -> str:
+        observed = format_value(p.get("value"), metric)
+        if kind == "resolved":
+            observed += f" → {format_value((p.get('resolved_by') or {}).get('value'), metric)}"
+        return f"{p['dimension_value']} {observed} ({int(p.get('sample_size') or 0):,} rows)"
+
+    listing = ", ".join(scope_text(p) for p in ranked[:GROUP_NAMED])
+    if count > GROUP_NAMED:
+        listing += f" and {count - GROUP_NAMED} more"
+    status = "RESOLVED" if kind == "resolved" else "FIRING"
+    if kind == "violation":
+        headline = f"SLO {slo} / {sli} violated in {scopes}"
+        summary = f"{sli} missed its target of {target} in the {period} in {scopes}, worst first: {listing}."
+    elif kind == "resolved":
+        headline = f"SLO {slo} / {sli} meets its target again in {scopes}"
+        summary = (f"{sli} meets its target of {target} again in the {_recovery_period(first, end)} in {scopes}, "
+                   f"after the {period}: {listing}.")
+    else:
+        urgency = "page" if kind == "burn_page" else "ticket"
+        headline = f"SLO {slo} / {sli} burning error budget ({urgency}) in {scopes}"
+        summary = f"Burn-rate {urgency} in the {period} in {scopes}, worst first: {listing}."
+    subject = f"[{status}] {headline}"
+    facts = [
+        ("SLO", slo),
+        ("SLI", f"{sli} ({metric})" if metric else sli),
+        ("Target", target),
+        ("Period", period),
+        (f"Scope ({dimension})", scopes),
+    ]
+    return _message(status, subject, subject, summary, facts, partition_url(granularity, start), first)
 
 
 def _message(
@@ -328,7 +408,7 @@ def _burn_text(payload: dict[str, Any]) -> str:
     windows = payload.get("burn_alert_windows") or ""
     rates = ", ".join(
         f"{label} {_trim(float(payload[k]), 2)}x"
-        for label, k in (("1h", "burn_rate_1h"), ("6h", "burn_rate_6h"), ("3d", "burn_rate_3d"))
+        for label, k in ((w.label, w.rate_column) for w in HOURLY_BURN_WINDOWS)
         if payload.get(k) is not None
     )
     return f"{urgency}: {BURN_WINDOWS.get(windows, windows)} (window pair {windows}; burn rates {rates or 'n/a'})"

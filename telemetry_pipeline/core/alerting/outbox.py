@@ -59,6 +59,8 @@ class DueAlert:
     parent_states: dict[str, str] = field(default_factory=dict)  # resolved: its violation's states
     position: tuple[datetime, int] | None = None  # (period_start, id): the delivery order
     email_recipients: dict[str, Any] = field(default_factory=dict)  # address -> {"state": ...}
+    dimension: str | None = None  # the scope of a scoped SLO's alert (null: global)
+    dimension_value: str | None = None
 
     def accepted_recipients(self) -> frozenset[str]:
         """Email addresses the server already accepted this alert for: never mailed again."""
@@ -76,6 +78,14 @@ def delivery_lock(conn: psycopg.Connection) -> Iterator[bool]:
             conn.execute("select pg_advisory_unlock(%s)", (_DELIVERY_LOCK,))
 
 
+_DUE_COLUMNS = """
+        select a.id, a.key, a.kind, a.resolves_key, a.payload, a.attempts, a.slack_state, a.email_state,
+               p.slack_state, p.email_state, a.period_start, a.email_recipients, a.dimension, a.dimension_value
+        from public.slo_alerts a
+        left join public.slo_alerts p on p.key = a.resolves_key
+"""
+
+
 def due_alerts(
     conn: psycopg.Connection, now: datetime, limit: int, after: tuple[datetime, int] | None = None
 ) -> list[DueAlert]:
@@ -85,11 +95,7 @@ def due_alerts(
     due alerts in batches (bounded memory) and visits each once.
     """
     rows = conn.execute(
-        """
-        select a.id, a.key, a.kind, a.resolves_key, a.payload, a.attempts, a.slack_state, a.email_state,
-               p.slack_state, p.email_state, a.period_start, a.email_recipients
-        from public.slo_alerts a
-        left join public.slo_alerts p on p.key = a.resolves_key
+        _DUE_COLUMNS + """
         where a.state = 'pending' and a.next_attempt_at <= %(now)s
           and (%(after_start)s::timestamptz is null or (a.period_start, a.id) > (%(after_start)s, %(after_id)s))
         order by a.period_start, a.id
@@ -98,15 +104,34 @@ def due_alerts(
         {"now": now, "limit": limit, "after_start": after[0] if after else None,
          "after_id": after[1] if after else None},
     ).fetchall()
-    return [
-        DueAlert(
-            id=r[0], key=r[1], kind=r[2], resolves_key=r[3], payload=r[4], attempts=r[5],
-            states={"slack": r[6], "email": r[7]},
-            parent_states={"slack": r[8], "email": r[9]} if r[8] is not None else {},
-            position=(r[10], r[0]), email_recipients=r[11] or {},
-        )
-        for r in rows
-    ]
+    return [_due(r) for r in rows]
+
+
+def due_scope_group(conn: psycopg.Connection, alert: DueAlert, now: datetime) -> list[DueAlert]:
+    """The due alerts of every scope of `alert`'s SLO, SLI, granularity, period and kind (it included).
+
+    A delivery pass sends them as one message per channel target (docs/alerting.md "Scoped alerts").
+    """
+    rows = conn.execute(
+        _DUE_COLUMNS + """
+        join public.slo_alerts g on g.id = %(id)s
+        where a.state = 'pending' and a.next_attempt_at <= %(now)s and a.dimension is not null
+          and a.slo_name = g.slo_name and a.sli = g.sli and a.aggregation_period = g.aggregation_period
+          and a.period_start = g.period_start and a.kind = g.kind and a.dimension = g.dimension
+        order by a.id
+        """,
+        {"id": alert.id, "now": now},
+    ).fetchall()
+    return [_due(r) for r in rows] or [alert]
+
+
+def _due(r: tuple[Any, ...]) -> DueAlert:
+    return DueAlert(
+        id=r[0], key=r[1], kind=r[2], resolves_key=r[3], payload=r[4], attempts=r[5],
+        states={"slack": r[6], "email": r[7]},
+        parent_states={"slack": r[8], "email": r[9]} if r[8] is not None else {},
+        position=(r[10], r[0]), email_recipients=r[11] or {}, dimension=r[12], dimension_value=r[13],
+    )
 
 
 def channel_states(conn: psycopg.Connection, key: str) -> dict[str, str]:
@@ -138,18 +163,20 @@ def skip_channel(conn: psycopg.Connection, channel: str) -> int:
     return skipped
 
 
-def mark_channel_sent(
-    conn: psycopg.Connection, alert: DueAlert, channel: str, reference: str, now: datetime
+def mark_group_sent(
+    conn: psycopg.Connection, alerts: list[DueAlert], channel: str, reference: str, now: datetime
 ) -> bool:
-    """Record a successful delivery on one channel; returns True when the alert is now fully sent."""
-    alert.states[channel] = "sent"
-    return _set_channel(conn, alert.id, channel, "sent", reference, now)
+    """Alerts delivered together in one message: all marked sent on `channel` in one statement,
+    so a crash can never leave part of a sent message pending (and re-sent)."""
+    for alert in alerts:
+        alert.states[channel] = "sent"
+    return _set_channel(conn, [a.id for a in alerts], channel, "sent", reference, now)
 
 
 def mark_channel_skipped(conn: psycopg.Connection, alert: DueAlert, channel: str, now: datetime) -> bool:
     """A resolved message whose violation never went to this channel skips it too."""
     alert.states[channel] = "skipped"
-    return _set_channel(conn, alert.id, channel, "skipped", None, now)
+    return _set_channel(conn, [alert.id], channel, "skipped", None, now)
 
 
 def mark_channel_dead(
@@ -157,7 +184,7 @@ def mark_channel_dead(
 ) -> bool:
     """A permanent rejection: the channel gives this alert up for good, keeping the error."""
     alert.states[channel] = "dead"
-    return _set_channel(conn, alert.id, channel, "dead", None, now, f"{channel}: {error}"[:1000])
+    return _set_channel(conn, [alert.id], channel, "dead", None, now, f"{channel}: {error}"[:1000])
 
 
 def record_recipients(
@@ -177,13 +204,13 @@ def record_recipients(
 
 
 def _set_channel(
-    conn: psycopg.Connection, alert_id: int, channel: str, value: str, reference: str | None, now: datetime,
+    conn: psycopg.Connection, alert_ids: list[int], channel: str, value: str, reference: str | None, now: datetime,
     dead_error: str | None = None,
 ) -> bool:
     """One statement (one commit: the delivery pass is on an autocommit connection): set the
     channel's state, finish the alert when no channel is left pending ('dead' when a channel
     gave it up, else 'sent'), and mark the violation a finished resolved message closes as
-    'resolved'."""
+    'resolved'. Returns True when some alert is now finished."""
     state_col, ref_col = CHANNEL_COLUMNS[channel]
     (other_col,) = (cols[0] for name, cols in CHANNEL_COLUMNS.items() if name != channel)
     row = conn.execute(
@@ -199,7 +226,7 @@ def _set_channel(
                   dead_at = case when %(dead)s::text is null then a.dead_at else %(now)s end,
                   sent_at = case when a.{other} <> 'pending' and 'sent' in (%(value)s, a.{other})
                                  then %(now)s else a.sent_at end
-              where a.id = %(id)s and a.state = 'pending'
+              where a.id = any(%(ids)s) and a.state = 'pending'
               returning a.state, a.kind, a.resolves_key
             ),
             closed as (
@@ -209,12 +236,12 @@ def _set_channel(
                 and p.key = done.resolves_key and p.state = 'sent'
               returning p.id
             )
-            select state, (select count(*) from closed) from done
+            select count(*) filter (where state in ('sent', 'dead')), (select count(*) from closed) from done
             """
         ).format(state=sql.Identifier(state_col), ref=sql.Identifier(ref_col), other=sql.Identifier(other_col)),
-        {"value": value, "ref": reference, "now": now, "id": alert_id, "dead": dead_error},
+        {"value": value, "ref": reference, "now": now, "ids": alert_ids, "dead": dead_error},
     ).fetchone()
-    return row is not None and row[0] in ("sent", "dead")
+    return row is not None and row[0] > 0
 
 
 def mark_failed(

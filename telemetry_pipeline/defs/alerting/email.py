@@ -25,10 +25,15 @@ from pydantic import Field
 from telemetry_pipeline.core import settings as env
 from telemetry_pipeline.core.alerting.delivery import DeliveryFailed, Sender
 from telemetry_pipeline.core.alerting.messages import Message, clean_text
+from telemetry_pipeline.core.alerting.routing import Target
 
 
 class EmailAlertResource(ConfigurableResource):
-    """Sends alerts through an SMTP server; unconfigured (no host, sender or recipients) = skipped."""
+    """Sends alerts through an SMTP server; unconfigured (no host, sender or recipients) = skipped.
+
+    `recipients` is the default list; a scoped alert of a team with its own `email` addresses
+    goes to those instead (core/alerting/routing.py).
+    """
 
     host: str = Field(default="", description="SMTP server (SMTP_HOST); empty = email off.")
     port: int = Field(default=25, description="SMTP port (SMTP_PORT).")
@@ -67,12 +72,12 @@ class EmailAlertResource(ConfigurableResource):
         except ValueError as exc:
             return [], str(exc)
 
-    def build(self, message: Message) -> EmailMessage:
-        """The email of one rendered alert (text and HTML alternatives)."""
+    def build(self, message: Message, to: tuple[str, ...] | None = None) -> EmailMessage:
+        """The email of one rendered alert (text and HTML alternatives), to `to` or the default list."""
         email = EmailMessage()
         email["Subject"] = clean_text(message.subject)  # a CR/LF would be a header injection
         email["From"] = self.sender
-        email["To"] = self.to_header()
+        email["To"] = ", ".join(to) if to else self.to_header()
         email["Date"] = formatdate(localtime=False, usegmt=True)
         domain = self.sender.rpartition("@")[2] or None
         email["Message-ID"] = make_msgid(domain=domain)
@@ -88,13 +93,14 @@ class EmailAlertResource(ConfigurableResource):
         session: smtplib.SMTP | None = None
         where = f"SMTP {self.host}:{self.port}"
 
-        def send(message: Message, already: frozenset[str] = frozenset()) -> str:
+        def send(message: Message, already: frozenset[str] = frozenset(), target: Target = None) -> str:
             nonlocal session
-            recipients = [r for r in self.recipient_list() if r not in already]
+            to = target if isinstance(target, tuple) and target else None  # a team's addresses
+            recipients = [r for r in (to or self.recipient_list()) if r not in already]
             if not recipients:
                 return ""  # every recipient accepted it on an earlier attempt
             try:
-                email = self.build(message)
+                email = self.build(message, to)
                 email.as_bytes()  # fails here, on this message only, if a header cannot be encoded
             except Exception as exc:  # noqa: BLE001 - this message can never be sent as it is
                 raise DeliveryFailed(f"the email could not be built: {type(exc).__name__}: {exc}"[:300],

@@ -21,7 +21,7 @@ from telemetry_pipeline.core.alerting.no_data import record_no_data
 from telemetry_pipeline.core.slos import fast_burn_latest
 from telemetry_pipeline.core.slos.config import load_slos
 from telemetry_pipeline.defs.alerting.email import EmailAlertResource
-from telemetry_pipeline.defs.alerting.sensor import channels_of
+from telemetry_pipeline.defs.alerting.sensor import channels_of, router_now
 from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
 from telemetry_pipeline.defs.resources import WarehouseResource
 
@@ -43,7 +43,7 @@ def run_fast_burn_tick(
         report = record_episodes(conn, catalog, at)
         fast_burn_latest.store(conn, report.burns, at)
         silent = record_no_data(conn, catalog, at)
-        delivery = deliver(conn, channels, lambda: datetime.now(UTC), log)
+        delivery = deliver(conn, channels, lambda: datetime.now(UTC), log, router=router_now(log))
     return f"{report.summary()}; {silent.summary()}; {delivery.summary()}"
 
 

@@ -24,9 +24,11 @@ from dagster import (
 )
 
 from telemetry_pipeline.core.alerting.delivery import Channel, DeliveryReport, ResourceChannel, deliver
-from telemetry_pipeline.core.alerting.evidence import attach_tags
+from telemetry_pipeline.core.alerting.evidence import attach_evidence
+from telemetry_pipeline.core.alerting.routing import Router
 from telemetry_pipeline.core.alerting.rules import BACKFILL_GRACE_PERIODS, record_alerts
 from telemetry_pipeline.core.granularity import PERIODS, period_start_of
+from telemetry_pipeline.core.scopes.teams import TeamsConfigError, load_teams
 from telemetry_pipeline.core.slos.config import load_slos
 from telemetry_pipeline.defs.alerting.changes import ChangedPeriods, MaterializationScan, parse_cursor
 from telemetry_pipeline.defs.alerting.email import EmailAlertResource
@@ -98,14 +100,27 @@ def run_tick(
                             changed.unreadable, changed.granularity)
             with conn.transaction():
                 recorded = record_alerts(conn, catalog, changed.granularity, changed.period_starts)
-                attach_tags(conn, recorded.pending_ids)
+                attach_evidence(conn, recorded.pending_ids)
             report.periods += len(changed.period_starts)
             report.recorded_pending += len(recorded.pending_ids)
             report.recorded_suppressed += recorded.suppressed
         report.events = scan.events
         report.cursor = scan.next_cursor
-        report.delivery = deliver(conn, channels, lambda: datetime.now(UTC), log)
+        report.delivery = deliver(conn, channels, lambda: datetime.now(UTC), log, router=router_now(log))
     return report
+
+
+def router_now(log: logging.Logger | logging.LoggerAdapter) -> Router:
+    """Routes from the teams file as it is now: an edited file applies to every pending alert.
+
+    A file broken since start-up must not stop every alert: scoped ones go to the defaults
+    (with an error in the log naming the file and field) until it is fixed.
+    """
+    try:
+        return Router(load_teams())
+    except TeamsConfigError as exc:
+        log.error("teams file unusable, scoped alerts go to the default channels: %s", exc)
+        return Router()
 
 
 @sensor(

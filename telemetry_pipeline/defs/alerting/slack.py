@@ -22,6 +22,7 @@ from slack_sdk.web.client import WebClient
 from telemetry_pipeline.core import settings as env
 from telemetry_pipeline.core.alerting.delivery import DeliveryFailed, Sender
 from telemetry_pipeline.core.alerting.messages import Message
+from telemetry_pipeline.core.alerting.routing import Target
 
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
 #: Slack says to wait when it answers 429 without a Retry-After header; we wait this long.
@@ -37,7 +38,11 @@ PERMANENT_ERRORS = frozenset({
 
 
 class SlackAlertResource(SlackResource):
-    """Posts alerts with chat.postMessage; unconfigured (no token or channel) means skipped."""
+    """Posts alerts with chat.postMessage; unconfigured (no token or channel) means skipped.
+
+    `channel` is the default; a scoped alert of a team with its own `slack_channel` is posted
+    there instead (core/alerting/routing.py), with the same token.
+    """
 
     token: str = Field(default="", description="Bot token (SLACK_BOT_TOKEN); empty = Slack off.")
     channel: str = Field(default="", description="Channel id or name to post to (SLACK_CHANNEL).")
@@ -66,10 +71,10 @@ class SlackAlertResource(SlackResource):
         """A function posting one rendered alert; raises DeliveryFailed with a safe reason."""
         client = self.get_client()
 
-        def post(message: Message, already: frozenset[str] = frozenset()) -> str:
+        def post(message: Message, already: frozenset[str] = frozenset(), target: Target = None) -> str:
             try:
                 response = client.chat_postMessage(
-                    channel=self.channel,
+                    channel=target if isinstance(target, str) else self.channel,
                     text=message.slack_text,
                     blocks=message.blocks,
                     unfurl_links=False,
