@@ -8,6 +8,8 @@
   const DIMENSIONS = D.BOOT.dimensions;
   const TIME_PARAMS = ["range", "from", "to", "granularity"];
   const SUGGESTIONS = 50; // values fetched per keystroke; the API filters by prefix
+  const PLURAL = { repository: "repositories", workflow: "workflows", team: "teams" };
+  const count = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
   let searchSeq = 0, rankingSeq = 0, searchTimer = null;
 
   const dimensionSelect = document.getElementById("scope-dimension");
@@ -31,7 +33,7 @@
       if (seq !== searchSeq) return; // typed on meanwhile
       datalist.replaceChildren(...body.values.map((v) => D.el("option", { value: v })));
       document.getElementById("scope-count").textContent =
-        body.truncated ? `first ${body.values.length} matches` : `${body.values.length} ${dimension === "team" ? "teams" : dimension + "s"}`;
+        body.truncated ? `first ${body.values.length} matches` : `${body.values.length} ${PLURAL[dimension] || dimension}`;
       datalist.dataset.prefix = body.prefix;
       datalist.dataset.dimension = dimension;
     } catch (err) {
@@ -80,7 +82,7 @@
   const rankLimit = document.getElementById("ranking-limit");
 
   function buildRanking() {
-    for (const d of DIMENSIONS) rankDimension.append(D.el("option", { value: d, text: d + "s" }));
+    for (const d of DIMENSIONS) rankDimension.append(D.el("option", { value: d, text: PLURAL[d] || d }));
     for (const m of D.BOOT.metrics) rankMetric.append(D.el("option", { value: m.name, text: m.name }));
     rankMetric.value = D.BOOT.metrics.some((m) => m.name === "provenance_availability") ? "provenance_availability" : D.BOOT.metrics[0].name;
     rankLimit.value = D.BOOT.ranking_limit;
@@ -121,7 +123,7 @@
           D.el("td", { class: "num", text: row.rank }),
           D.el("td", {}, D.el("a", { href: row.url, class: "scope-link", text: row.value })),
           D.el("td", { class: "num strong", "data-raw": row.metric_value, text: D.fmtValue(row.metric_value, data.unit) }),
-          D.el("td", { class: "num", text: row.sample_size ?? "—" }),
+          D.el("td", { class: "num", text: row.sample_size === null ? "—" : count.format(row.sample_size) }),
           D.el("td", { class: "num", text: row.periods }),
         ));
       }
