@@ -32,6 +32,8 @@ import secrets
 import statistics
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -135,29 +137,56 @@ def p95(samples: list[float]) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def timed_view(base: str, path: str, db_url: str, label: str) -> float:
+    """Time one view (time_requests), print its line, return its p95 in ms."""
+    samples, body, app_cpu, pg_cpu = time_requests(base + path, db_url)
+    result = p95(samples)
+    print(f"{label:40s} p50 {statistics.median(samples):7.1f} ms  p95 {result:7.1f} ms  "
+          f"max {max(samples):7.1f} ms  ({body / 1024:,.0f} KiB, {REQUESTS} requests); "
+          f"CPU per request: app {app_cpu:.0f} ms, PostgreSQL {pg_cpu:.0f} ms", flush=True)
+    return result
+
+
+def prepare(url: str, name: str, built: bool, build: Callable[[], None], size: Callable[[], dict[str, int]]) -> None:
+    """Build the data unless `built`, print its size, and bring the tables to a steady state, as
+    autovacuum leaves them between writes: statistics current and the visibility map set, so
+    the series indexes are read index-only."""
+    if not built:
+        print(f"building benchmark data in database {name} ({START:%Y-%m-%d} .. {END:%Y-%m-%d}):", flush=True)
+        build()
+    else:
+        print(f"reusing benchmark data in database {name}")
+    print("data: " + ", ".join(f"{k} {v:,}" for k, v in size().items()))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("vacuum analyze public.kpi_aggregations, public.slo_status")
+
+
+@contextmanager
+def bench_database(keep: str | None, prefix: str) -> Iterator[tuple[str, str]]:
+    """(URL, name) of a migrated database on the benchmark server: `keep` (kept for the next run)
+    when given, else a scratch one named after `prefix`, dropped at the end."""
+    server = scratch.server_url()
+    name = keep or f"{prefix}_{secrets.token_hex(3)}"
+    url = scratch.create_database(server, name, fresh=False, migrated=False)
+    try:
+        migrate(url)
+        yield url, name
+    finally:
+        if not keep:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--audits", type=int, default=500_000)
     parser.add_argument("--database", help="keep the data in this database and reuse it when built")
     args = parser.parse_args()
-    server = scratch.server_url()
-    name = args.database or f"tp_bench_dashboard_{secrets.token_hex(3)}"
-    url = scratch.create_database(server, name, fresh=False, migrated=False)
-    try:
-        migrate(url)
+    with bench_database(args.database, "tp_bench_dashboard") as (url, name):
         size = data_size(url)
-        if size["telemetry_events"] != args.events or size["hourly_kpi_rows"] == 0:
-            print(f"building benchmark data in database {name} ({START:%Y-%m-%d} .. {END:%Y-%m-%d}):", flush=True)
-            build(url, args.events, args.audits)
-            size = data_size(url)
-        else:
-            print(f"reusing benchmark data in database {name}")
-        print("data: " + ", ".join(f"{k} {v:,}" for k, v in size.items()))
-        # Steady state, as autovacuum leaves a table between writes: statistics current and the
-        # visibility map set, so the series index is read index-only.
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("vacuum analyze public.kpi_aggregations, public.slo_status")
+        built = size["telemetry_events"] == args.events and size["hourly_kpi_rows"] > 0
+        prepare(url, name, built, lambda: build(url, args.events, args.audits), lambda: data_size(url))
 
         year = f"granularity=hour&from={START:%Y-%m-%dT%H:%M:%SZ}&to={END:%Y-%m-%dT%H:%M:%SZ}"
         views = {
@@ -171,20 +200,12 @@ def main() -> None:
               "(other processes' CPU use inflates every figure below)")
         with running(create_app(url)) as base:
             for label, path in views.items():
-                samples, body, app_cpu, pg_cpu = time_requests(base + path, url)
-                results[label] = p95(samples)
-                print(f"{label:40s} p50 {statistics.median(samples):7.1f} ms  p95 {results[label]:7.1f} ms  "
-                      f"max {max(samples):7.1f} ms  ({body / 1024:,.0f} KiB, {REQUESTS} requests); "
-                      f"CPU per request: app {app_cpu:.0f} ms, PostgreSQL {pg_cpu:.0f} ms")
+                results[label] = timed_view(base, path, url, label)
         main_p95 = results["kpis 1y hourly (downsampled)"]
         print(f"ratio p95 / {BUDGET_MS:.0f} ms budget: {main_p95 / BUDGET_MS:.2f} "
               f"({'within' if main_p95 < BUDGET_MS else 'OVER'} budget)")
         print(f"ratio baseline p95 / downsampled p95: "
               f"{results['baseline: kpis 1y hourly, all points'] / main_p95:.1f}x")
-    finally:
-        if not args.database:
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from telemetry_pipeline.apps.dashboard import queries
+from telemetry_pipeline.apps.dashboard import queries, scopes
 from telemetry_pipeline.apps.dashboard.dead_alerts import dead_alerts
 from telemetry_pipeline.apps.dashboard.metrics import metrics_endpoint
 from telemetry_pipeline.apps.dashboard.params import (
@@ -47,6 +47,7 @@ from telemetry_pipeline.apps.dashboard.params import (
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.granularity import PERIODS
 from telemetry_pipeline.core.kpis.catalog import METRICS
+from telemetry_pipeline.core.scopes.teams import DIMENSIONS, load_teams
 from telemetry_pipeline.core.slos.config import SloCatalog, load_slos
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ def _catalog_json(catalog: SloCatalog) -> dict[str, Any]:
         "granularities": list(PERIODS),
         "default_range": DEFAULT_RANGE,
         "default_max_points": DEFAULT_MAX_POINTS,
+        "dimensions": list(DIMENSIONS),
+        "ranking_limit": scopes.RANKING_LIMIT,
         "dagster_url": settings.dagster_webserver_url(),
     }
 
@@ -160,18 +163,26 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         load_slos()  # a broken catalog stops start-up, naming file and field
+        load_teams()  # so does a broken teams file (TELEMETRY_TEAMS_FILE)
         pool.open(wait=False)
         try:
             yield
         finally:
             pool.close()
 
-    def view_of(request: Request) -> tuple[View, SloCatalog]:
-        catalog = load_slos()
+    def query_of(request: Request) -> dict[str, list[str]]:
         query: dict[str, list[str]] = {}
         for key, value in request.query_params.multi_items():
             query.setdefault(key, []).append(value)
-        return parse_view(query, catalog, clock()), catalog
+        return query
+
+    def view_of(request: Request) -> tuple[View, SloCatalog]:
+        catalog = load_slos()
+        view = parse_view(query_of(request), catalog, clock())
+        if view.scope is not None:  # an unknown repository/workflow/team is a 400, not empty charts
+            with pool.connection() as conn:
+                scopes.require_known(conn, view.scope, load_teams())
+        return view, catalog
 
     def api(read: Callable[..., dict[str, Any]]) -> Callable[[Request], Response]:
         def endpoint(request: Request) -> Response:
@@ -187,6 +198,18 @@ def create_app(
         body = queries.kpi_series(pool.connection, view, catalog, split=SERIES_SPLIT)
         return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
+    def scope_values(request: Request) -> Response:
+        q = scopes.parse_values_query(query_of(request))
+        with pool.connection() as conn:
+            body = scopes.scope_values(conn, q, load_teams())
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    def ranking(request: Request) -> Response:
+        q = scopes.parse_ranking_query(query_of(request), load_slos(), clock())
+        with pool.connection() as conn:
+            body = scopes.ranking(conn, q)
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
     def index(request: Request) -> Response:
         catalog = load_slos()
         bootstrap = _catalog_json(catalog)
@@ -198,6 +221,8 @@ def create_app(
             # bad link is a 400 naming the parameter, as on the API.
             status = 400
             bootstrap["error"] = {"param": exc.param, "message": exc.message}
+        except psycopg.Error:
+            pass  # the warehouse is down: the page loads and shows the API's 503
         return templates.TemplateResponse(
             request, "index.html", {"bootstrap": embed_json(bootstrap)}, status_code=status
         )
@@ -245,6 +270,8 @@ def create_app(
             Route("/api/slo-status", api(queries.slo_status)),
             Route("/api/violations", api(queries.violations)),
             Route("/api/dead-alerts", api(dead_alerts)),
+            Route("/api/scopes", scope_values),
+            Route("/api/ranking", ranking),
             Route("/healthz", healthz),
             Route("/metrics", metrics_endpoint(pool.connection, clock)),
             Route("/static/plotly.min.js", plotly_js),

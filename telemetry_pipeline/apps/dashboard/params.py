@@ -14,8 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.granularity import PERIODS, period_start_of
 from telemetry_pipeline.core.kpis.catalog import METRICS, METRICS_BY_NAME
+from telemetry_pipeline.core.scopes.teams import DIMENSIONS
 from telemetry_pipeline.core.slos.config import SloCatalog
 
 #: Quick ranges of the page, ending now.
@@ -47,7 +49,19 @@ MAX_VALUE_LENGTH = 64
 _ASCII_INT = re.compile(r"[+-]?[0-9]{1,12}")
 
 PARAMETERS = frozenset({"granularity", "range", "from", "to", "metric", "group", "slo", "max_points", "limit"})
+#: A scoped view (SPEC section 10): one of these, naming a repository, workflow or team.
+PARAMETERS |= frozenset(DIMENSIONS)
+#: Longer scope values are refused (GitHub's owner/name/workflow stays far below this).
+MAX_SCOPE_LENGTH = 512
 _REPEATABLE = frozenset({"metric", "group", "slo"})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One dimension value the view is narrowed to, e.g. repository 'acme/api'."""
+
+    dimension: str  # repository | workflow | team
+    value: str
 
 
 class ParamError(ValueError):
@@ -72,6 +86,7 @@ class View:
     groups: tuple[str, ...]
     max_points: int
     limit: int
+    scope: Scope | None = None  # None: the global rows
 
     @property
     def first_period(self) -> datetime:
@@ -91,7 +106,8 @@ class View:
 
     def query(self) -> dict[str, list[str]]:
         """The view as query parameters (what the page writes into its URL)."""
-        q: dict[str, list[str]] = {"granularity": [self.granularity]}
+        q: dict[str, list[str]] = {self.scope.dimension: [self.scope.value]} if self.scope else {}
+        q["granularity"] = [self.granularity]
         if self.range:
             q["range"] = [self.range]
         else:
@@ -160,6 +176,31 @@ def default_granularity(span: timedelta) -> str:
     return "week"
 
 
+def scoped_granularity(granularity: str) -> str:
+    """The granularity a scoped view defaults to: `granularity` when scoped rows exist for it
+    (TELEMETRY_DIMENSION_GRANULARITIES), else the next coarser one that has them."""
+    scoped = settings.current().dimension_granularities
+    order = list(PERIODS)
+    return next((g for g in order[order.index(granularity):] if g in scoped), order[-1])
+
+
+def parse_scope(query: Mapping[str, list[str]]) -> Scope | None:
+    """The scope parameter (at most one of repository, workflow, team), checked for shape only;
+    whether the value exists is the database's answer (scopes.require_known)."""
+    given = [d for d in DIMENSIONS if query.get(d)]
+    if len(given) > 1:
+        raise ParamError(given[1], f"one scope at a time: give {given[0]} or {given[1]}, not both")
+    if not given:
+        return None
+    dimension = given[0]
+    value = query[dimension][0]
+    if len(value) > MAX_SCOPE_LENGTH:
+        raise ParamError(dimension, f"{len(value)} characters is too long (at most {MAX_SCOPE_LENGTH})")
+    if not value.isprintable() or value != value.strip():
+        raise ParamError(dimension, f"{_shown(value)} has control characters or surrounding spaces")
+    return Scope(dimension, value)
+
+
 def _int(param: str, raw: str, bounds: tuple[int, int]) -> int:
     low, high = bounds
     # int() would also take '1_000', Arabic-Indic or full-width digits and 4000-digit strings.
@@ -224,7 +265,10 @@ def parse_view(query: Mapping[str, list[str]], catalog: SloCatalog, now: datetim
         if end - start > MAX_SPAN:
             raise ParamError("from", f"the span from..to is longer than {MAX_SPAN.days} days")
 
+    scope = parse_scope(query)
     granularity = _single(query, "granularity") or default_granularity(end - start)
+    if scope is not None and _single(query, "granularity") is None:
+        granularity = scoped_granularity(granularity)
     if granularity not in PERIODS:
         raise ParamError("granularity", f"unknown value {granularity!r}; expected one of {', '.join(PERIODS)}")
 
@@ -255,4 +299,5 @@ def parse_view(query: Mapping[str, list[str]], catalog: SloCatalog, now: datetim
             _int("max_points", max_points_raw, MAX_POINTS_BOUNDS) if max_points_raw else DEFAULT_MAX_POINTS
         ),
         limit=_int("limit", limit_raw, LIMIT_BOUNDS) if limit_raw else DEFAULT_LIMIT,
+        scope=scope,
     )

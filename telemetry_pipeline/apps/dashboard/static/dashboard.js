@@ -167,6 +167,7 @@
     const qs = params.toString();
     document.body.dataset.state = "loading";
     syncControls(params, null);
+    document.dispatchEvent(new CustomEvent("dashboard:load", { detail: { params } })); // scopes.js
     for (const [id, path] of [["api-kpis", "/api/kpis"], ["api-slo", "/api/slo-status"], ["api-violations", "/api/violations"]]) {
       document.getElementById(id).href = path + (qs ? "?" + qs : "");
     }
@@ -198,8 +199,9 @@
     const extra = kpis.downsampled
       ? ` · ${kpis.bucket_periods} ${v.granularity}s per point (${kpis.max_points} point budget)`
       : "";
+    const scope = v.scope ? ` · ${v.scope.dimension} ${v.scope.value}` : "";
     document.getElementById("window-label").textContent =
-      `${fmtPeriod(v.from, "hour")} → ${fmtPeriod(v.to, "hour")} UTC · per ${v.granularity}${extra}`;
+      `${fmtPeriod(v.from, "hour")} → ${fmtPeriod(v.to, "hour")} UTC · per ${v.granularity}${extra}${scope}`;
   }
 
   function renderSloPanel(slo) {
@@ -360,6 +362,8 @@
     }
   }
 
+  // What the other scripts of the page (scopes.js) share of this one.
+  window.dashboard = { BOOT, currentParams, setParams, fetchJson, fmtValue, el };
   window.addEventListener("popstate", load);
   buildControls();
   load();
