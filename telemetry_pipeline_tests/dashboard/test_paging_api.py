@@ -156,6 +156,7 @@ def test_maintenance_window_created_listed_and_deleted(base: str, outage: str) -
     ({"slo": "validation", "from": "now", "to": "+1h", "reason": "x", "until": "1"}, "until", "unknown field"),
     ({"slo": "validation", "from": 5, "to": "+1h", "reason": "x"}, "from", "must be text"),
     ({"slo": "validation", "from": "now", "to": "+1h", "reason": "a\x00b"}, "reason", "control characters"),
+    ({"slo": "validation", "from": "now", "to": "+1h", "reason": "two\nlines"}, "reason", "control characters"),
     ({"slo": "validation", "from": "now", "to": "+1h", "reason": "x" * 501}, "reason", "at most 500 characters"),
 ])
 def test_bad_field_is_a_400_naming_it(base: str, outage: str, fields: dict[str, Any], field: str, message: str) -> None:
@@ -183,6 +184,8 @@ def test_writes_a_foreign_page_could_send_are_refused(base: str) -> None:
     assert "not this dashboard" in cases[0][1]["error"]
     assert "Origin or Referer" in cases[2][1]["error"]
     assert send(base, "DELETE", "/api/maintenance/abc")[0] == 400
+    status, body = post_json(base, {**good, "reason": "x" * 20000})
+    assert status == 400 and body["field"] == "body"  # refused by its Content-Length
     assert get(base, "/api/maintenance")[1]["windows"] == []  # nothing was recorded
 
 

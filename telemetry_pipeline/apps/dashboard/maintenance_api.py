@@ -91,8 +91,11 @@ def _cross_site(request: Request) -> str | None:
 
 async def _fields(request: Request) -> dict[str, str]:
     """The posted fields as text, JSON or form alike; unknown or non-text fields are a FieldError."""
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:  # refused before reading it
+        raise FieldError("body", f"Content-Length {declared[:20]!r} is not at most {MAX_BODY} bytes")
     body = await request.body()
-    if len(body) > MAX_BODY:
+    if len(body) > MAX_BODY:  # chunked: no Content-Length
         raise FieldError("body", f"{len(body)} bytes is more than {MAX_BODY}")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw: dict[str, Any]
@@ -123,7 +126,7 @@ async def _fields(request: Request) -> dict[str, str]:
             raise FieldError(key, "must be text")
         if len(value) > MAX_FIELD[key]:
             raise FieldError(key, f"at most {MAX_FIELD[key]} characters")
-        if not value.isprintable() and key != "reason" or "\x00" in value:
+        if not value.isprintable():  # a newline in a reason would also break `slo silences` lines
             raise FieldError(key, "has control characters")
         fields[key] = value
     for key in ("slo", "from", "to", "reason"):
