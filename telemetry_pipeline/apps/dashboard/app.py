@@ -1,6 +1,6 @@
 """The dashboard as a Starlette app: the page, its JSON API and the offline Plotly bundle.
 
-The page is a static shell; its script reads the view from the URL and draws what the three
+The page is a static shell; its script reads the view from the URL and draws what the view
 API endpoints return, so everything it shows is also available to Grafana or a script at the
 same URL under /api. The database is reached through a small connection pool, read-only but for
 the maintenance-window form's explicit write transactions (maintenance_api.py), opened
