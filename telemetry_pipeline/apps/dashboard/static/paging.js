@@ -55,7 +55,8 @@ window.Paging = (function () {
         "data-what": item.what, "data-from": item.x0, "data-to": item.x1, "data-open": String(item.open) },
         el("span", { class: `paging-kind ${item.kind}`, text: KINDS[item.kind].label }),
         el("span", { class: "paging-what", text: `${item.slo.replaceAll("_", " ")} / ${item.what}` }),
-        el("span", { class: "paging-when", text: `${when(item.x0)} → ${item.open && item.kind !== "maintenance" ? "now" : when(item.x1)}` }),
+        // an open episode / NO DATA ends at the view's as-of instant (now, or the `to` of a past view)
+        el("span", { class: "paging-when", text: `${when(item.x0)} → ${when(item.x1)}${item.open && item.kind !== "maintenance" ? " (as of)" : ""}` }),
         el("span", { class: "paging-text", text: item.text })));
     }
     if (!all.length) list.append(el("li", { class: "paging-item empty", text: "No episodes, no-data states or maintenance windows in this view." }));
