@@ -17,8 +17,11 @@ them errors) and as many audits per day as a real observer writes, then times
 `fast_burn.evaluate` (every ratio SLI of the shipped catalog, windows 5m/30m/1h/6h ending now)
 --runs times and prints the median, the rows it read (EXPLAIN ANALYZE of the events statement)
 and the table size. Target: < 1 s over 10M events (SPEC section 11 / issue 11), independent of
-the table size because only the last 6 h are read through the event_timestamp index. The
-scratch database is dropped at the end. Not a test: the machine is shared; compare within a run.
+the table size because only the last 6 h are read through the event_timestamp index. It then
+times the dashboard's budget as of now (`budget_now.budgets_now`: the same scan reaching back to
+the open part's start, here yesterday 00:00 since the scratch warehouse has no daily slo_status
+rows: the worst case) and prints its ratio to the evaluation. The scratch database is dropped at
+the end. Not a test: the machine is shared; compare within a run.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from telemetry_pipeline.core.kpis.catalog import Source
+from telemetry_pipeline.core.slos.budget_now import budgets_now
 from telemetry_pipeline.core.slos.budgets import FAST_BURN
 from telemetry_pipeline.core.slos.config import load_slos
 from telemetry_pipeline.core.slos.fast_burn import _ratio_slis, _statement, evaluate, window_params
@@ -159,8 +163,13 @@ def main() -> None:
                 started = time.perf_counter()
                 burns = evaluate(conn, catalog, now)
                 timings.append(time.perf_counter() - started)
+            budget_timings = []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                budgets = budgets_now(conn, catalog, now)
+                budget_timings.append(time.perf_counter() - started)
             slis = [t for t in _ratio_slis(catalog) if t[2].source is Source.EVENTS]
-            statement = _statement(Source.EVENTS, slis, FAST_BURN).as_string(conn)
+            statement = _statement(Source.EVENTS, slis, FAST_BURN.windows).as_string(conn)
             params = window_params(slis, now, FAST_BURN)
             plan = [r[0] for r in conn.execute("explain (analyze, buffers) " + statement, params)]
             size = conn.execute("select pg_size_pretty(pg_total_relation_size('public.telemetry_events'))").fetchone()
@@ -175,6 +184,11 @@ def main() -> None:
                 print("  plan:", line.strip())
         for b in burns:
             print(f"  {b.slo.name}/{b.sli.name}: {b.rates_text()}")
+        budget_median = statistics.median(budget_timings)
+        print(f"dashboard budget as of now ({len(budgets)} ratio SLIs, open part from "
+              f"{budgets[0].open_from:%Y-%m-%d %H:%M} UTC, {budgets[0].open_rows:,} rows of the first SLI): "
+              f"median {budget_median * 1000:.1f} ms of {args.runs} (min {min(budget_timings) * 1000:.1f}, "
+              f"max {max(budget_timings) * 1000:.1f}); ratio to the fast-burn evaluation: {budget_median / median:.1f}x")
     finally:
         scratch.drop_database(server, name)
 

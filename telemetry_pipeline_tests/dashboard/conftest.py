@@ -14,6 +14,9 @@ import pytest
 from telemetry_pipeline.apps.dashboard.app import create_app
 from telemetry_pipeline.apps.dashboard.server import running
 from telemetry_pipeline_tests.dashboard import rows
+from telemetry_pipeline_tests.dashboard.browser import browser as browser  # the browser fixtures
+from telemetry_pipeline_tests.dashboard.browser import context as context
+from telemetry_pipeline_tests.dashboard.browser import page as page
 
 
 @pytest.fixture(scope="module")

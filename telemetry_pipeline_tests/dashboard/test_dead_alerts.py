@@ -16,8 +16,8 @@ from playwright.sync_api import Page
 from telemetry_pipeline.apps.dashboard.app import create_app
 from telemetry_pipeline.apps.dashboard.server import running
 from telemetry_pipeline_tests.dashboard import rows
+from telemetry_pipeline_tests.dashboard.browser import TIMEOUT_MS
 from telemetry_pipeline_tests.dashboard.conftest import get
-from telemetry_pipeline_tests.dashboard.test_page import TIMEOUT_MS, browser, context, page  # noqa: F401
 
 START = datetime(2025, 3, 9, 10, tzinfo=UTC)
 HOSTILE_ERROR = "slack: Slack rejected the message (HTTP 200): invalid_blocks <img src=x onerror=alert(1)>"

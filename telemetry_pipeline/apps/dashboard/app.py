@@ -1,8 +1,9 @@
 """The dashboard as a Starlette app: the page, its JSON API and the offline Plotly bundle.
 
-The page is a static shell; its script reads the view from the URL and draws what the three
+The page is a static shell; its script reads the view from the URL and draws what the view
 API endpoints return, so everything it shows is also available to Grafana or a script at the
-same URL under /api. The database is reached through a small read-only connection pool opened
+same URL under /api. The database is reached through a small connection pool, read-only but for
+the maintenance-window form's explicit write transactions (maintenance_api.py), opened
 when the server starts (never at import time); the SLO catalog is validated then too, so a
 broken slos.yaml stops start-up with the file and field named.
 """
@@ -34,7 +35,9 @@ from starlette.templating import Jinja2Templates
 
 from telemetry_pipeline.apps.dashboard import queries, scopes
 from telemetry_pipeline.apps.dashboard.dead_alerts import dead_alerts
+from telemetry_pipeline.apps.dashboard.maintenance_api import MaintenanceApi
 from telemetry_pipeline.apps.dashboard.metrics import metrics_endpoint
+from telemetry_pipeline.apps.dashboard.paging import paging_read, slo_status_now
 from telemetry_pipeline.apps.dashboard.params import (
     DEFAULT_MAX_POINTS,
     DEFAULT_RANGE,
@@ -150,7 +153,8 @@ def create_app(
         kwargs={
             "autocommit": True,
             "application_name": APPLICATION_NAME,  # tells DBAs (and bench/dashboard.py) whose sessions these are
-            # Read-only: the dashboard never writes, whatever a bug might try.
+            # Read-only by default, whatever a bug might try: only the maintenance-window
+            # endpoints write, each in one explicit READ WRITE transaction (maintenance_api.py).
             # work_mem: a year of hourly buckets (~24k groups) hashes in memory instead of spilling.
             # random_page_cost: the covering series index (sql/0041) is cached like the table;
             # at the default 4 the planner reads the twice-larger heap instead.
@@ -263,12 +267,17 @@ def create_app(
             headers={"Retry-After": "10"},
         )
 
+    editing = MaintenanceApi(pool.connection, clock)  # the page's maintenance-window form (paging.js)
     return Starlette(
         routes=[
             Route("/", index),
             Route("/api/kpis", kpis),
-            Route("/api/slo-status", api(queries.slo_status)),
+            Route("/api/slo-status", api(slo_status_now(clock))),  # queries.slo_status + budget as of now
             Route("/api/violations", api(queries.violations)),
+            Route("/api/paging", api(paging_read(clock))),
+            Route("/api/maintenance", editing.list, methods=["GET"]),
+            Route("/api/maintenance", editing.create, methods=["POST"]),
+            Route("/api/maintenance/{id}", editing.delete, methods=["DELETE"]),
             Route("/api/dead-alerts", api(dead_alerts)),
             Route("/api/scopes", scope_values),
             Route("/api/ranking", ranking),

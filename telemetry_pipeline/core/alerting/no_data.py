@@ -45,13 +45,18 @@ class NoDataReport:
         return f"no data: {len(self.raised)} raised, {len(self.resolved)} resolved"
 
 
+def source_name(metric_name: str) -> str:
+    """The NO DATA source a metric reads: 'events:<event_type>' or 'audits'."""
+    metric = METRICS_BY_NAME[metric_name]
+    return f"events:{metric.event_type}" if metric.source is Source.EVENTS else "audits"
+
+
 def sources_of(slo: Slo) -> list[tuple[str, Source, str | None]]:
     """(name, source, event_type) of every source the SLO's SLIs read, e.g. 'events:provenance.validation'."""
     found: dict[str, tuple[str, Source, str | None]] = {}
     for sli in slo.slis:
         metric = METRICS_BY_NAME[sli.metric]
-        name = f"events:{metric.event_type}" if metric.source is Source.EVENTS else "audits"
-        found.setdefault(name, (name, metric.source, metric.event_type))
+        found.setdefault(source_name(sli.metric), (source_name(sli.metric), metric.source, metric.event_type))
     return list(found.values())
 
 

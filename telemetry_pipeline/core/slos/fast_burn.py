@@ -13,7 +13,8 @@ partitioned telemetry_events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
@@ -77,6 +78,8 @@ class SliBurn:
     slo: Slo
     sli: Sli
     windows: dict[str, WindowBurn]
+    #: Windows of a caller's own starts (evaluate's `extra`), e.g. the dashboard's open budget part.
+    extra: dict[str, WindowBurn] = field(default_factory=dict)
 
     def holds(self, pair: FastBurnPair) -> bool:
         """Both windows of the pair burn at >= its threshold (sample not considered)."""
@@ -95,7 +98,7 @@ class SliBurn:
     def rates_text(self) -> str:
         """'5m 1000x (12 rows), 30m ...' for messages and the sensor's log."""
         return ", ".join(
-            f"{w.window} {w.rate:.3g}x ({w.rows} rows)" if w.rate is not None else f"{w.window} n/a (0 rows)"
+            f"{w.window} {w.rate:.4g}x ({w.rows} rows)" if w.rate is not None else f"{w.window} n/a (0 rows)"
             for w in self.windows.values()
         )
 
@@ -125,8 +128,8 @@ def _ratio_slis(catalog: SloCatalog) -> list[tuple[Slo, Sli, Metric]]:
     ]
 
 
-def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], policy: FastBurn) -> sql.Composed:
-    """One scan of a source's recent rows: per SLI and window, [rows, bad rows].
+def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], labels: Sequence[str]) -> sql.Composed:
+    """One scan of a source's recent rows: per SLI and window label, [rows, bad rows].
 
     The inner query decides once per row, for each SLI, whether the row is in its sample (and
     outside its maintenance windows) and whether it is bad; the aggregates then only compare
@@ -143,7 +146,7 @@ def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], policy: Fast
             _sample_condition(metric), silenced, sql.Identifier(f"sample_{i}")))
         inner.append(sql.SQL("coalesce({}, false) as {}").format(
             sql.SQL(_bad_condition(metric)), sql.Identifier(f"bad_{i}")))
-        for label in policy.windows:
+        for label in labels:
             start = sql.Placeholder(f"start_{i}_{label}")
             in_sample = sql.SQL("{} and r.ts > {}").format(sql.Identifier(f"sample_{i}"), start)
             columns.append(sql.SQL("count(*) filter (where {})").format(in_sample))
@@ -154,47 +157,71 @@ def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], policy: Fast
     )
 
 
+#: (slo, sli) -> window label -> the (exclusive) start of that SLI's window ending now
+Extra = Mapping[tuple[str, str], Mapping[str, datetime]]
+
+
 def window_params(
     slis: list[tuple[Slo, Sli, Metric]], now: datetime, policy: FastBurn,
-    reset: dict[tuple[str, str], datetime] | None = None,
+    reset: dict[tuple[str, str], datetime] | None = None, extra: Extra | None = None,
 ) -> dict[str, object]:
     """Parameters of _statement: `now`, `since` and each SLI's window starts.
 
     A short window of a pair starts no earlier than the SLI's `reset` (its last episode's
     close): the 30-minute window still full of the incident that just resolved must not open a
-    second episode for it.
+    second episode for it. `extra` windows start where the caller says (an SLI it leaves out
+    gets an empty window); `since` reaches back to the earliest start of all.
     """
-    since = now - policy.longest
     shorts = {p.short for p in policy.pairs}
-    params: dict[str, object] = {"now": now, "since": since}
+    params: dict[str, object] = {"now": now}
+    since = now - policy.longest
+    labels = _extra_labels(extra)
     for i, (slo, sli, _metric) in enumerate(slis):
-        after = (reset or {}).get((slo.name, sli.name), since)
+        after = (reset or {}).get((slo.name, sli.name), now - policy.longest)
         for label, span in policy.spans.items():
             params[f"start_{i}_{label}"] = max(now - span, after) if label in shorts else now - span
+        own = (extra or {}).get((slo.name, sli.name), {})
+        for label in labels:
+            start = min(own.get(label, now), now)
+            params[f"start_{i}_{label}"] = start
+            since = min(since, start)
+    params["since"] = since
     return params
+
+
+def _extra_labels(extra: Extra | None) -> list[str]:
+    """The extra window labels, in first-seen order; they must not shadow a policy window."""
+    return list(dict.fromkeys(label for starts in (extra or {}).values() for label in starts))
 
 
 def evaluate(
     conn: psycopg.Connection, catalog: SloCatalog, now: datetime, policy: FastBurn = FAST_BURN,
-    reset: dict[tuple[str, str], datetime] | None = None,
+    reset: dict[tuple[str, str], datetime] | None = None, extra: Extra | None = None,
 ) -> list[SliBurn]:
     """The rolling windows ending at `now` of every ratio SLI of the catalog.
 
     `reset`: (slo, sli) -> instant before which the short windows of that SLI count no rows.
+    `extra`: (slo, sli) -> label -> start of further windows ending at `now`, counted in the
+    same scan (SliBurn.extra); the dashboard's "as of now" budget reads its open part so.
     """
+    labels = _extra_labels(extra)
+    if clash := set(labels) & set(policy.windows):
+        raise ValueError(f"extra windows {sorted(clash)} shadow the policy's windows")
     results: list[SliBurn] = []
     for source in Source:
         slis = [t for t in _ratio_slis(catalog) if t[2].source is source]
         if not slis:
             continue
-        params = window_params(slis, now, policy, reset)
-        counts = list(conn.execute(_statement(source, slis, policy), params).fetchone() or ())
-        per_sli = 2 * len(policy.windows)
+        params = window_params(slis, now, policy, reset, extra)
+        all_labels = [*policy.windows, *labels]
+        counts = list(conn.execute(_statement(source, slis, all_labels), params).fetchone() or ())
+        per_sli = 2 * len(all_labels)
         for i, (slo, sli, _metric) in enumerate(slis):
             mine = counts[i * per_sli:(i + 1) * per_sli]
             windows = {
                 label: WindowBurn(label, int(mine[2 * k]), int(mine[2 * k + 1]), allowed_fraction(sli))
-                for k, label in enumerate(policy.windows)
+                for k, label in enumerate(all_labels)
             }
-            results.append(SliBurn(slo, sli, windows))
+            results.append(SliBurn(slo, sli, {w: windows[w] for w in policy.windows},
+                                   {w: windows[w] for w in labels}))
     return results

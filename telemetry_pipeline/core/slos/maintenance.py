@@ -22,7 +22,15 @@ MAX_REASON = 500
 
 
 class MaintenanceError(ValueError):
-    """A window that cannot be recorded; the message names the option and the problem."""
+    """A window that cannot be recorded; the message names the option and the problem.
+
+    `field` is the option's bare name (slo, sli, from, to, reason): the dashboard's form uses
+    the same names and answers 400 naming it.
+    """
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -50,12 +58,13 @@ def parse_instant(text: str, option: str, *, now: datetime, base: datetime | Non
         try:
             return base + parse_span(value[1:])
         except ValueError as exc:
-            raise MaintenanceError(f"{option}: {exc}") from None
+            raise MaintenanceError(f"{option}: {exc}", option.lstrip("-")) from None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         hint = "'now', " + ("'+2h', " if base is not None else "")
-        raise MaintenanceError(f"{option}: {text!r} is not a time; use {hint}or ISO 8601 like 2026-03-04T10:00Z") from None
+        raise MaintenanceError(f"{option}: {text!r} is not a time; use {hint}or ISO 8601 like 2026-03-04T10:00Z",
+                               option.lstrip("-")) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -67,17 +76,18 @@ def add_window(
     try:
         entry = catalog.get(slo)
     except KeyError as exc:
-        raise MaintenanceError(f"--slo: {exc.args[0]}") from None
+        raise MaintenanceError(f"--slo: {exc.args[0]}", "slo") from None
     if sli is not None and sli not in {s.name for s in entry.slis}:
-        raise MaintenanceError(f"--sli: SLO {slo!r} has no SLI {sli!r}; it has {', '.join(s.name for s in entry.slis)}")
+        raise MaintenanceError(f"--sli: SLO {slo!r} has no SLI {sli!r}; it has {', '.join(s.name for s in entry.slis)}",
+                               "sli")
     if ends_at <= starts_at:
-        raise MaintenanceError("--to must be after --from")
+        raise MaintenanceError("--to must be after --from", "to")
     if (ends_at - starts_at).days >= MAX_WINDOW_DAYS:
-        raise MaintenanceError(f"--from/--to: a window is at most {MAX_WINDOW_DAYS} days; record several if needed")
+        raise MaintenanceError(f"--from/--to: a window is at most {MAX_WINDOW_DAYS} days; record several if needed", "to")
     if not reason.strip():
-        raise MaintenanceError("--reason: say why (`slo silences` shows it)")
+        raise MaintenanceError("--reason: say why (`slo silences` shows it)", "reason")
     if len(reason) > MAX_REASON:
-        raise MaintenanceError(f"--reason: at most {MAX_REASON} characters")
+        raise MaintenanceError(f"--reason: at most {MAX_REASON} characters", "reason")
     row = conn.execute(
         """insert into public.slo_maintenance_windows (slo_name, sli, starts_at, ends_at, reason)
            values (%s, %s, %s, %s, %s)

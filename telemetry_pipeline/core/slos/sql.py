@@ -21,7 +21,13 @@ from telemetry_pipeline.core.slos import budgets
 from telemetry_pipeline.core.slos.config import SloCatalog
 
 #: ratio SLI -> which way its KPI points: 'good' rows (availability) or 'bad' rows (error rate)
-_RATIO_DIRECTION = {"availability": "good", "error_rate": "bad"}
+RATIO_DIRECTION = {"availability": "good", "error_rate": "bad"}
+
+
+def bad_fraction(direction: sql.Composable, value: sql.Composable) -> sql.Composable:
+    """SQL: the bad fraction of a ratio SLI's period from its KPI value (percent) and direction."""
+    return sql.SQL("case {direction} when 'good' then (100 - {value}) / 100 when 'bad' then {value} / 100 end").format(
+        direction=direction, value=value)
 
 _CATALOG_COLUMNS = ("slo_name", "sli", "metric_name", "comparator", "target", "direction", "min_sample_size",
                     "scope")
@@ -36,7 +42,7 @@ def _catalog_values(catalog: SloCatalog) -> tuple[sql.Composable, dict[str, Any]
     for slo in catalog:
         for sli in slo.slis:
             values = (slo.name, sli.name, sli.metric, sli.comparator, Decimal(repr(sli.target)),
-                      _RATIO_DIRECTION.get(sli.name), slo.min_sample_size, slo.scope)
+                      RATIO_DIRECTION.get(sli.name), slo.min_sample_size, slo.scope)
             cells = []
             for column, kind, value in zip(_CATALOG_COLUMNS, _CATALOG_TYPES, values, strict=True):
                 name = f"c{index}_{column}"
@@ -84,8 +90,7 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
                  k.dimension, k.dimension_value, k.period_start, k.period_end, k.metric_value as value,
                  coalesce(k.sample_size, 0) as sample_size,
                  k.metadata ->> 'unit' as unit,
-                 case c.direction when 'good' then (100 - k.metric_value) / 100
-                                  when 'bad' then k.metric_value / 100 end as bad_fraction,
+                 {bad_fraction} as bad_fraction,
                  case c.direction when 'good' then 1 - c.target / 100
                                   when 'bad' then c.target / 100 end as allowed,
                  m.excluded,
@@ -129,6 +134,7 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
         """
     ).format(
         catalog_columns=sql.SQL(", ").join(map(sql.Identifier, _CATALOG_COLUMNS)),
+        bad_fraction=bad_fraction(sql.SQL("c.direction"), sql.SQL("k.metric_value")),
         values=values,
         rolling=rolling,
         alert=alert,

@@ -6,14 +6,15 @@ every ratio SLI from the raw rows (core/slos/fast_burn.py), opens and closes epi
 (core/slos/fast_burn_latest.py, table slo_fast_burn_latest), raises and resolves NO DATA for silent
 sources (core/alerting/no_data.py), then runs the same delivery pass as
 slo_alert_sensor, on the same Slack and email resources. It launches no runs; its
-evaluation (every window's burn rate per SLI, episodes opened and closed) is the tick's skip
-message, shown in the Dagster UI's sensor history.
+evaluation (every window's burn rate and rows per SLI, episodes opened and closed, NO DATA,
+delivery) is the tick's skip message and the instant it evaluated is the tick's cursor, both
+shown in the Dagster UI's sensor history (test_fast_burn_ticks.py reads them from the instance).
 """
 
 import logging
 from datetime import UTC, datetime
 
-from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
+from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from telemetry_pipeline.core.alerting.delivery import Channel, deliver
 from telemetry_pipeline.core.alerting.episodes import record_episodes
@@ -62,5 +63,8 @@ def slo_fast_burn_sensor(
     warehouse: WarehouseResource,
     slack: SlackAlertResource,
     email: EmailAlertResource,
-) -> SkipReason:
-    return SkipReason(run_fast_burn_tick(warehouse, channels_of(slack, email), context.log))
+) -> SensorResult:
+    at = datetime.now(UTC)
+    summary = run_fast_burn_tick(warehouse, channels_of(slack, email), context.log, at)
+    # the cursor is informational (nothing reads it back): the instant this tick evaluated at
+    return SensorResult(skip_reason=SkipReason(summary), cursor=at.isoformat(timespec="seconds"))

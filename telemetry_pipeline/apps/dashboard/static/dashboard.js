@@ -1,5 +1,6 @@
 // The dashboard page: the view lives in the URL's query string, which is sent as-is to the JSON
-// API (/api/kpis, /api/slo-status, /api/violations); this script only draws what they return.
+// API (/api/kpis, /api/slo-status, /api/violations, /api/paging); this script only draws what they
+// return. paging.js (loaded first, window.Paging) draws the paging bands and list.
 "use strict";
 
 (function () {
@@ -168,18 +169,21 @@
     document.body.dataset.state = "loading";
     syncControls(params, null);
     document.dispatchEvent(new CustomEvent("dashboard:load", { detail: { params } })); // scopes.js
-    for (const [id, path] of [["api-kpis", "/api/kpis"], ["api-slo", "/api/slo-status"], ["api-violations", "/api/violations"]]) {
+    for (const [id, path] of [["api-kpis", "/api/kpis"], ["api-slo", "/api/slo-status"], ["api-violations", "/api/violations"],
+      ["api-paging", "/api/paging"]]) {
       document.getElementById(id).href = path + (qs ? "?" + qs : "");
     }
     try {
-      const [kpis, slo, violations] = await Promise.all([
+      const [kpis, slo, violations, paging] = await Promise.all([
         fetchJson("/api/kpis", qs), fetchJson("/api/slo-status", qs), fetchJson("/api/violations", qs),
+        fetchJson("/api/paging", qs),
       ]);
       if (seq !== loadSeq) return; // a newer view was asked for meanwhile
       document.getElementById("error").hidden = true;
       syncControls(params, kpis.view);
       renderHeader(kpis);
       renderSloPanel(slo);
+      window.Paging.update(paging);
       renderCharts(kpis);
       renderViolations(violations);
       document.body.dataset.view = qs;
@@ -216,8 +220,11 @@
     for (const row of slo.slis) {
       const unit = METRICS.get(row.metric_name).unit;
       const latest = row.latest;
-      const budget = row.error_budget_remaining;
-      const budgetCell = el("td", { class: "num", "data-field": "error_budget_remaining", "data-raw": budget ?? "" });
+      // as of now (open period included, row.now); latency SLIs have no budget
+      const budget = row.now ? row.now.error_budget_remaining : null;
+      const budgetCell = el("td", { class: "num", "data-field": "error_budget_remaining", "data-raw": budget ?? "",
+        title: row.error_budget_remaining === null ? null
+          : `last closed day ${fmtPeriod(row.budget_period_start, "day")}: ${nf(1).format(row.error_budget_remaining)} %` });
       if (budget === null) budgetCell.textContent = row.sli === "latency_p95" ? "n/a" : "—";
       else {
         const pct = Math.max(0, Math.min(100, budget));
@@ -227,8 +234,10 @@
           el("span", { class: `budget-text ${tone}`, text: nf(1).format(budget) + " %" }),
         );
       }
-      const burn = el("td", { class: "num", "data-field": "burn", "data-raw": [row.burn_rate_1h, row.burn_rate_6h, row.burn_rate_3d].join(",") });
-      burn.append(`${fmtBurn(row.burn_rate_1h)} · ${fmtBurn(row.burn_rate_6h)} · ${fmtBurn(row.burn_rate_3d)}`);
+      const windows = row.now ? Object.values(row.now.burn) : [];
+      const burn = el("td", { class: "num", "data-field": "burn", "data-raw": windows.map((w) => w.burn_rate).join(","),
+        title: `closed hour ${fmtPeriod(row.burn_period_start, "hour")}: 1h ${fmtBurn(row.burn_rate_1h)} · 6h ${fmtBurn(row.burn_rate_6h)} · 3d ${fmtBurn(row.burn_rate_3d)}` });
+      burn.append(row.now ? windows.map((w) => fmtBurn(w.burn_rate)).join(" · ") : (row.sli === "latency_p95" ? "n/a" : "—"));
       if (row.burn_alert) burn.append(" ", el("span", { class: `pill ${row.burn_alert}`, text: row.burn_alert, title: row.burn_alert_windows }));
       const statusText = { met: "met", violated: "violated", low_sample: `not met · n < ${row.min_sample_size}`, no_data: "no data" }[row.status];
       const period = latest
@@ -317,7 +326,7 @@
       const end = new Date(start.getTime() + kpis.bucket_seconds * 1000);
       return { type: "rect", xref: "x", yref: "paper", x0: plotTime(s), x1: end.toISOString().replace(/\.000Z$/, ""),
         y0: 0, y1: 1, fillcolor: "rgba(220,38,38,0.08)", line: { width: 0 }, layer: "below" };
-    });
+    }).concat(window.Paging.shapes(m.name));
     const layout = {
       height: 210, margin: { l: 56, r: 12, t: 6, b: 36 }, showlegend: false, hovermode: "x unified",
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
