@@ -1,16 +1,16 @@
-"""The scope picker and the ranking panel in the real browser (test_page.py's chromium harness),
+"""The scope picker and the ranking panel in the real browser (browser.py's chromium harness),
 on rows.py + scope_rows.py; every expected number is derived in scope_rows.py's docstring."""
 
 from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from telemetry_pipeline_tests.dashboard import test_page as harness
+from telemetry_pipeline_tests.dashboard import browser as harness
 from telemetry_pipeline_tests.dashboard import test_scopes_api
-from telemetry_pipeline_tests.dashboard.test_page import charts, open_view, trace, wait_for_view
+from telemetry_pipeline_tests.dashboard.browser import open_view, wait_for_view
+from telemetry_pipeline_tests.dashboard.test_page import charts, trace
 
-# The same fixtures, instantiated for this module.
-browser, context, page = harness.browser, harness.context, harness.page
+# The browser fixtures come from conftest.py; the scoped dashboard from the API tests.
 scoped = test_scopes_api.scoped
 
 RANKING_DEFAULT = "range=7d&dimension=repository&metric=provenance_availability&order=worst&limit=20"

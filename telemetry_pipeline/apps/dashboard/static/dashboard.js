@@ -220,8 +220,9 @@
     for (const row of slo.slis) {
       const unit = METRICS.get(row.metric_name).unit;
       const latest = row.latest;
-      // as of now (open period included, row.now); latency SLIs have no budget
-      const budget = row.now ? row.now.error_budget_remaining : null;
+      // as of now (open period included, row.now) for global ratio SLIs; a scoped SLO's budget is its
+      // last closed day's (no raw-row evaluation per scope); latency SLIs have no budget
+      const budget = row.now ? row.now.error_budget_remaining : row.error_budget_remaining;
       const budgetCell = el("td", { class: "num", "data-field": "error_budget_remaining", "data-raw": budget ?? "",
         title: row.error_budget_remaining === null ? null
           : `last closed day ${fmtPeriod(row.budget_period_start, "day")}: ${nf(1).format(row.error_budget_remaining)} %` });
