@@ -17,6 +17,11 @@ from telemetry_pipeline.core.scopes.teams import load_teams
 
 START = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday
 END = START + timedelta(days=9)
+#: the scope keys as the direct definition has them: a workflow is `<repository>/<workflow>`
+SCOPE_COLUMNS = """,
+    m_repository as repository,
+    case when m_repository is not null and m_workflow is not null then m_repository || '/' || m_workflow end
+      as workflow_key"""
 TABLE_TIME = {Source.EVENTS: ("telemetry_events", "event_timestamp"), Source.AUDITS: ("slsa_audit_metrics", "audited_at")}
 
 
@@ -31,7 +36,7 @@ def direct_select(source: Source) -> sql.Composed:
     table, time_column = TABLE_TIME[source]
     rows = sql.SQL(kpi_sql._SOURCE_ROWS[source]).format(
         granularity=sql.Placeholder("granularity"), start=sql.Placeholder("start"), end=sql.Placeholder("end"),
-        scope=sql.SQL(kpi_sql._SCOPE_COLUMNS))
+        scope=sql.SQL(SCOPE_COLUMNS))
     return sql.SQL(
         """
         select a.period_start, a.dimension, a.dimension_value, m.name, m.value, m.n

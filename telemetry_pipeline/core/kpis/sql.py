@@ -43,11 +43,10 @@ _SOURCE_ROWS: dict[Source, str] = {
     """,
 }
 
-#: The scope keys of a row (SPEC section 10): a workflow is `<repository>/<workflow>` and needs both.
+#: The scope keys of a row (SPEC section 10). A workflow scope is `<repository>/<workflow>` and
+#: needs both: it is the grouping set (period, repository, workflow), named after grouping.
 _SCOPE_COLUMNS = """,
-               m_repository as repository,
-               case when m_repository is not null and m_workflow is not null
-                    then m_repository || '/' || m_workflow end as workflow_key"""
+               m_repository as repository, m_workflow as workflow"""
 
 #: The distinct repositories of the pre-aggregated rows, each mapped to its team: the first glob
 #: (in teams-file order) that matches, else 'unowned'. A few hundred rows, joined by repository;
@@ -62,13 +61,15 @@ _REPOSITORY_TEAMS = """
 """
 #: The four grouping sets of the scoped pass and the (dimension, value) of each output row.
 _SCOPE_GROUPS = """
-          case when grouping(repository) = 0 then 'repository'
-               when grouping(workflow_key) = 0 then 'workflow'
-               when grouping(team) = 0 then 'team' end as dimension,
-          coalesce(repository, workflow_key, team) as dimension_value"""
+          case when grouping(team) = 0 then 'team'
+               when grouping(workflow) = 0 then 'workflow'
+               when grouping(repository) = 0 then 'repository' end as dimension,
+          case when grouping(team) = 0 then team
+               when grouping(workflow) = 0 then repository || '/' || workflow
+               else repository end as dimension_value"""
 _GROUPING_SETS = """
           group by grouping sets ((period_start), (period_start, repository),
-                                 (period_start, workflow_key), (period_start, team))"""
+                                 (period_start, repository, workflow), (period_start, team))"""
 
 
 def _sample_condition(metric: Metric) -> sql.Composable:
@@ -173,8 +174,8 @@ def _scoped_grouped(chosen: list[Metric], source_rows: sql.Composable) -> sql.Co
     scope = sql.SQL(_SCOPE_GROUPS)
     sets = sql.SQL(_GROUPING_SETS)
     ctes = [
-        sql.SQL("pre as (select period_start, repository, workflow_key, {} from ({}) as src"
-                " group by period_start, repository, workflow_key)").format(
+        sql.SQL("pre as (select period_start, repository, workflow, {} from ({}) as src"
+                " group by period_start, repository, workflow)").format(
             sql.SQL(", ").join(pre_columns), source_rows),
         sql.SQL("teams as ({})").format(sql.SQL(_REPOSITORY_TEAMS)),
         sql.SQL("rolled as (select period_start, {}, {} from pre left join teams using (repository) {})").format(
