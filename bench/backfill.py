@@ -24,7 +24,8 @@ own process: global-only (no scoped granularity) and with scoped rows at day and
 default TELEMETRY_DIMENSION_GRANULARITIES). It prints both times, the ratio (target <= 2) and
 the peak RSS of each backfill process and of its PostgreSQL backend; run it with 20 and with
 200 repositories to see memory stay flat in the number of repositories (each N has its own
-database, so --reuse keeps both).
+database, so --reuse keeps both; a process's peak RSS from wait4 includes its parent's pages at
+fork, so compare runs that both reuse their data or both seed).
 Not a test: the machine is shared and noisy, so compare figures within one run.
 """
 
