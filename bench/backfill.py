@@ -1,6 +1,8 @@
-"""Benchmark: a year of KPI backfill through Dagster vs the raw-SQL floor (issue 2, item 9).
+"""Benchmark: a year of KPI backfill through Dagster vs the raw-SQL floor (issue 2, item 9), or
+the year backfill with scoped rows vs the global-only one (issue 10, item 7).
 
     .venv/bin/python bench/backfill.py [--events 10000000] [--reuse]
+    .venv/bin/python bench/backfill.py --repositories 200 --workflows-per-repository 3 --teams 12 [--reuse]
 
 Seeds N synthetic events (and N/20 audits) over 2025 into a scratch database on the warehouse
 server (embedded PostgreSQL, or TELEMETRY_DATABASE_URL's server), then in one run times:
@@ -12,12 +14,25 @@ server (embedded PostgreSQL, or TELEMETRY_DATABASE_URL's server), then in one ru
       `..._dagster` database), i.e. what a user's backfill costs, process start-up included.
 Prints both, the ratio (target <= 3) and where (b)'s time goes: the window replace SQL, the asset
 checks, and Dagster (process start, run creation, per-partition event storage).
+
+With --repositories N the generator attributes every run to one of N repositories x
+--workflows-per-repository workflows (the events and audits of a run share them), a teams file
+of --teams teams is generated (overlapping globs: the first team that matches owns a
+repository), and instead of (a)/(b) the run times the year backfill as the single-run backfill
+runs it (`kpis.sql.replace_window` over the whole year, hour + day + week) twice, each in its
+own process: global-only (no scoped granularity) and with scoped rows at day and week (the
+default TELEMETRY_DIMENSION_GRANULARITIES). It prints both times, the ratio (target <= 2) and
+the peak RSS of each backfill process and of its PostgreSQL backend; run it with 20 and with
+200 repositories to see memory stay flat in the number of repositories (each N has its own
+database, so --reuse keeps both; a process's peak RSS from wait4 includes its parent's pages at
+fork, so compare runs that both reuse their data or both seed).
 Not a test: the machine is shared and noisy, so compare figures within one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -25,13 +40,17 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
+import yaml
 
 from telemetry_pipeline.core import settings
+from telemetry_pipeline.core.demo.fleet import Fleet, numbered
 from telemetry_pipeline.core.demo.generate import copy_audits, copy_events
 from telemetry_pipeline.core.granularity import PERIODS
-from telemetry_pipeline.core.kpis.sql import kpi_insert
+from telemetry_pipeline.core.kpis.sql import kpi_insert, replace_window
+from telemetry_pipeline.core.scopes.teams import load_teams
 from telemetry_pipeline.core.warehouse import scratch
 from telemetry_pipeline.defs.partitions import partitions_for
 
@@ -40,7 +59,7 @@ YEAR_END = datetime(2026, 1, 1, tzinfo=UTC)
 ASSETS = {"hour": "kpi_aggregations_hourly", "day": "kpi_aggregations_daily", "week": "kpi_aggregations_weekly"}
 
 
-def seed(url: str, n_events: int, reuse: bool) -> None:
+def seed(url: str, n_events: int, reuse: bool, fleet: Fleet | None = None) -> None:
     with psycopg.connect(url) as conn:
         have = conn.execute("select count(*) from public.telemetry_events").fetchone()[0]
         if reuse and have == n_events:
@@ -48,8 +67,8 @@ def seed(url: str, n_events: int, reuse: bool) -> None:
             return
         conn.execute("truncate public.telemetry_events, public.slsa_audit_metrics, public.kpi_aggregations")
         started = time.perf_counter()
-        events = copy_events(conn, n_events, YEAR_START, YEAR_END, seed=42)
-        audits = copy_audits(conn, max(n_events // 20, 1), YEAR_START, YEAR_END, seed=43)
+        events = copy_events(conn, n_events, YEAR_START, YEAR_END, seed=42, fleet=fleet)
+        audits = copy_audits(conn, max(n_events // 20, 1), YEAR_START, YEAR_END, seed=43, fleet=fleet)
         conn.commit()
         took = time.perf_counter() - started
     with psycopg.connect(url, autocommit=True) as conn:
@@ -125,15 +144,122 @@ def through_dagster(url: str, dagster_url: str) -> dict[str, dict[str, float]]:
     return results
 
 
+def teams_document(fleet: Fleet, n_teams: int) -> dict:
+    """`n_teams` teams owning consecutive blocks of the fleet's repositories, one glob each, plus
+    an overlapping catch-all for the last team listed (so "first match wins" decides many)."""
+    repositories = fleet.repositories
+    block = -(-len(repositories) // n_teams)
+    teams = [
+        {"name": f"team-{i:02d}", "repositories": list(repositories[i * block:(i + 1) * block]) or ["none/none"]}
+        for i in range(n_teams)
+    ]
+    owner = repositories[0].split("/")[0]
+    teams[-1]["repositories"].append(f"{owner}/*")
+    return {"teams": teams}
+
+
+def backfill_variant(url: str, teams_file: str, scoped: bool) -> dict[str, float]:
+    """The year's replace_window per granularity in this process; times and the backend's peak RSS."""
+    dimension_granularities = settings.DEFAULT_DIMENSION_GRANULARITIES if scoped else ()
+    teams = load_teams(Path(teams_file))
+    times: dict[str, float] = {}
+    with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
+        backend = conn.info.backend_pid
+        for granularity in ASSETS:
+            _, _, start, end = year_window(granularity)
+            started = time.perf_counter()
+            result = replace_window(conn, granularity, start, end, teams=teams,
+                                    dimension_granularities=dimension_granularities)
+            times[granularity] = time.perf_counter() - started
+            times[f"{granularity}_rows"] = result.inserted
+        times["backend_peak_mib"] = _peak_rss_kib(backend) / 1024
+    return times
+
+
+def _peak_rss_kib(pid: int) -> float:
+    """VmHWM of a process on this machine (0 when it cannot be read, e.g. a remote server)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_variant(url: str, teams_file: str, scoped: bool) -> dict[str, float]:
+    """`backfill_variant` in a child process; its peak RSS from wait4 (this child only)."""
+    cmd = [sys.executable, __file__, "--variant", "scoped" if scoped else "global", "--url", url,
+           "--teams-file", teams_file]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"the {'scoped' if scoped else 'global-only'} backfill failed")
+    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    figures["client_peak_mib"] = usage.ru_maxrss / 1024
+    return figures
+
+
+def compare_scoped(url: str, fleet: Fleet, n_teams: int, rounds: int) -> None:
+    """Global-only vs scoped year backfill, alternating, `rounds` each; the faster of each counts."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="tp-bench-teams-", delete=False) as f:
+        yaml.safe_dump(teams_document(fleet, n_teams), f, sort_keys=False)
+    best: dict[bool, dict[str, float]] = {}
+    try:
+        for _ in range(rounds):
+            for scoped in (False, True):
+                figures = run_variant(url, f.name, scoped)
+                total = sum(figures[g] for g in ASSETS)
+                label = "scoped day/week" if scoped else "global only    "
+                print(f"{label}: " + "  ".join(f"{g} {figures[g]:6.1f} s ({int(figures[g + '_rows']):,} rows)"
+                                               for g in ASSETS)
+                      + f"  total {total:6.1f} s; peak RSS backfill process {figures['client_peak_mib']:.0f} MiB,"
+                        f" its PostgreSQL backend {figures['backend_peak_mib']:.0f} MiB")
+                if scoped not in best or total < sum(best[scoped][g] for g in ASSETS):
+                    best[scoped] = figures
+    finally:
+        os.unlink(f.name)
+    plain, scoped_figures = (sum(best[k][g] for g in ASSETS) for k in (False, True))
+    plain_dw, scoped_dw = (best[k]["day"] + best[k]["week"] for k in (False, True))
+    print()
+    print(f"repositories {len(fleet.repositories)} x workflows {len(fleet.workflows)}, teams {n_teams};"
+          f" load average {os.getloadavg()[0]:.1f}")
+    print(f"year backfill, global only      : {plain:7.1f} s  (day + week {plain_dw:.1f} s)")
+    print(f"year backfill, scoped day/week  : {scoped_figures:7.1f} s  (day + week {scoped_dw:.1f} s)")
+    print(f"ratio scoped / global           : {scoped_figures / plain:7.2f}  (target <= 2;"
+          f" day + week alone {scoped_dw / plain_dw:.2f})")
+    print(f"peak RSS scoped backfill process: {best[True]['client_peak_mib']:.0f} MiB,"
+          f" PostgreSQL backend {best[True]['backend_peak_mib']:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000, help="events to seed over 2025")
     parser.add_argument("--reuse", action="store_true", help="keep an already-seeded bench database")
+    parser.add_argument("--repositories", type=int, default=0,
+                        help="attribute runs to this many repositories and compare scoped vs global-only backfill")
+    parser.add_argument("--workflows-per-repository", type=int, default=3, help="workflows of each repository")
+    parser.add_argument("--teams", type=int, default=12, help="teams in the generated teams file")
+    parser.add_argument("--rounds", type=int, default=1, help="scoped comparison: alternating runs of each variant")
+    parser.add_argument("--variant", choices=("global", "scoped"), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--teams-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.variant:  # the child process of run_variant
+        print(json.dumps(backfill_variant(args.url, args.teams_file, args.variant == "scoped")))
+        return
 
     server = scratch.server_url()
-    name = "tp_bench_backfill"
+    name = "tp_bench_backfill" + (f"_r{args.repositories}" if args.repositories else "")
     url = scratch.create_database(server, name, fresh=not args.reuse)
+    if args.repositories:
+        fleet = numbered(args.repositories, args.workflows_per_repository)
+        seed(url, args.events, args.reuse, fleet)
+        compare_scoped(url, fleet, args.teams, args.rounds)
+        return
     dagster_url = scratch.dagster_storage_url(
         scratch.create_database(server, name + "_dagster", migrated=False))
     seed(url, args.events, args.reuse)

@@ -274,3 +274,25 @@ def _materialized(env: dict[str, str], monkeypatch) -> set[str]:
         monkeypatch.setenv(name, env[name])
     with DagsterInstance.get() as instance:
         return set(instance.get_materialized_partitions(AssetKey("slo_status_hourly")))
+
+
+@pytest.mark.parametrize(
+    ("database_url", "demo", "user_file", "expected"),
+    [
+        (None, None, None, "demo"),  # embedded warehouse: the demo data, the demo's teams
+        ("postgresql://db/real", None, None, None),  # an external warehouse is real: no teams file
+        ("postgresql://db/real", True, None, "demo"),  # unless --demo asks for the demo
+        (None, False, None, None),  # --no-demo
+        (None, None, "/etc/teams.yaml", "/etc/teams.yaml"),  # a user-set file always wins
+        ("postgresql://db/real", True, "/etc/teams.yaml", "/etc/teams.yaml"),
+    ],
+)
+def test_dev_uses_the_demo_teams_file_only_for_the_demo(monkeypatch, database_url, demo, user_file, expected):
+    from telemetry_pipeline.core.demo.fleet import DEMO_TEAMS_FILE
+
+    # an empty variable counts as unset; monkeypatch restores both afterwards
+    monkeypatch.setenv(settings.DATABASE_URL_ENV, database_url or "")
+    monkeypatch.setenv(settings.TEAMS_FILE_ENV, user_file or "")
+    devserver.use_demo_teams(demo)
+    chosen = os.environ.get(settings.TEAMS_FILE_ENV) or None
+    assert chosen == (str(DEMO_TEAMS_FILE) if expected == "demo" else expected)

@@ -102,6 +102,26 @@ def pin_partitions_start(url: str) -> None:
         os.environ[settings.PARTITIONS_START_ENV] = first.isoformat()
 
 
+def demo_in_use(demo: bool | None) -> bool:
+    """Whether `dev` runs on demo data: --demo/--no-demo, else only on the embedded warehouse."""
+    return (not settings.database_url()) if demo is None else demo
+
+
+def use_demo_teams(demo: bool | None) -> None:
+    """Unless TELEMETRY_TEAMS_FILE is set, use the demo's teams file when the demo data is in use.
+
+    Exported through this process's environment to every Dagster process `dev` starts (and
+    printed by `env`), so the demo's scoped rows have teams. Never on a real install: with an
+    external warehouse (TELEMETRY_DATABASE_URL) and no --demo, there are no teams unless the
+    user names a file; a user-set TELEMETRY_TEAMS_FILE always wins.
+    """
+    if settings.current().is_set(settings.TEAMS_FILE_ENV) or not demo_in_use(demo):
+        return
+    from telemetry_pipeline.core.demo.fleet import DEMO_TEAMS_FILE
+
+    os.environ[settings.TEAMS_FILE_ENV] = str(DEMO_TEAMS_FILE)
+
+
 def _warehouse() -> warehouse.Warehouse:
     return warehouse.configured()
 
@@ -147,9 +167,7 @@ def bootstrap(days: int, seed: int, demo: bool | None = None) -> None:
     url = _warehouse().url()
     for name in migrate(url):
         click.echo(f"applied {name}")
-    if demo is None:
-        demo = not settings.database_url()
-    if demo and _count(url, "telemetry_events") == 0:
+    if demo_in_use(demo) and _count(url, "telemetry_events") == 0:
         from telemetry_pipeline.core.demo.seed import seed_demo
 
         summary = seed_demo(url, days=days, seed=seed)
@@ -360,6 +378,7 @@ def dev(
         ),
     ]
     check_ports(children)  # before the bootstrap: a second `dev` must not backfill either
+    use_demo_teams(demo)
     if not no_bootstrap:
         bootstrap(days, seed, demo)
     pin_partitions_start(_warehouse().url())
@@ -371,8 +390,10 @@ def dev(
 def env_cmd() -> None:
     """Print `export` lines that point dagster CLI commands at the project's instance."""
     pin_partitions_start(_warehouse().url())
+    use_demo_teams(None)
     env = dagster_environment()
-    for name in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV, settings.PARTITIONS_START_ENV, *DAGSTER_ENV_DEFAULTS):
+    for name in ("DAGSTER_HOME", DAGSTER_PG_URL_ENV, settings.PARTITIONS_START_ENV, settings.TEAMS_FILE_ENV,
+                 *DAGSTER_ENV_DEFAULTS):
         if name in env:
             click.echo(f"export {name}={env[name]!s}")
 

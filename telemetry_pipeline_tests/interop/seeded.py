@@ -61,7 +61,7 @@ def latest_slo_rows(conn: psycopg.Connection, now: datetime = rows.NOW) -> dict[
 def latest_kpi_values(conn: psycopg.Connection, now: datetime = rows.NOW) -> dict[tuple[str, str], float]:
     found = conn.execute(
         "select distinct on (metric_name, aggregation_period) metric_name, aggregation_period, metric_value::float8"
-        " from public.kpi_aggregations where period_end <= %s"
+        " from public.kpi_aggregations where period_end <= %s and dimension is null"
         " order by metric_name, aggregation_period, period_start desc",
         (now,),
     ).fetchall()

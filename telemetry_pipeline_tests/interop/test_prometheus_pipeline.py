@@ -73,7 +73,11 @@ def test_prometheus_holds_the_pipelines_numbers(stack: tuple[Prometheus, str]) -
     # 3 SLOs x 3 SLIs x (hour, day), every one evaluated by the assets
     assert len(expected) == 18
     assert_holds_slo_rows(prometheus, expected)
-    assert by_labels(prometheus.query("telemetry_kpi_value"), "metric", "granularity") == kpis
+    # the global series (no dimension label); the demo's scoped rows are exported beside them, and
+    # without a teams file (none is set here) every repository is `unowned`
+    assert by_labels(prometheus.query('telemetry_kpi_value{dimension=""}'), "metric", "granularity") == kpis
+    teams = {r["metric"]["dimension_value"] for r in prometheus.query('telemetry_kpi_value{dimension="team"}')}
+    assert teams == {"unowned"}
     assert by_labels(prometheus.query("telemetry_last_event_timestamp_seconds"), "event_type") == {
         (t,): s for t, s in last.items()}
     # the demo's last incident ends at END: its latest hour is a real violation, not a constant

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from telemetry_pipeline.core.demo import runs
+from telemetry_pipeline.core.demo.fleet import Fleet
 from telemetry_pipeline.core.demo.incidents import (
     AUDIT_SYNC_ERROR_SHARE,
     AUDIT_SYNC_OUTAGE,
@@ -41,10 +42,10 @@ _NULL = r"\N"
 _BOOL = {True: "t", False: "f"}
 
 
-def audit_lines(rows: Slice, incidents: Sequence[Incident]) -> tuple[str, int]:
+def audit_lines(rows: Slice, incidents: Sequence[Incident], fleet: Fleet | None = None) -> tuple[str, int]:
     """COPY text (run_id, tag, artifact, audited_at, status, duration_ms, sha256_verified,
     predicate_type, predicate_type_verified, supabase_synced, failure_reason, metadata) and
-    row count of a slice."""
+    row count of a slice. With a fleet the metadata names the audited run's repository and workflow."""
     rng = rows.rng
     n = len(rows.ts_us)
     failure, error = AUDIT_FAILURE_ERROR
@@ -78,13 +79,14 @@ def audit_lines(rows: Slice, incidents: Sequence[Incident]) -> tuple[str, int]:
     run_ids = runs.run_ids(audited_hours, rng.integers(0, 8, n))
     artifact = np.array(ARTIFACTS, dtype=object)[rng.integers(0, len(ARTIFACTS), n)]
     attempts = np.where(outage, rng.integers(2, 6, n), 1)
+    scope = fleet.metadata_keys(run_ids) if fleet is not None else [""] * n
     text = "".join(
         f"{rid}\t{tag}\t{art}\t{ts}\t{st}\t{d}\t{_BOOL[sh]}\t{pt}\t{_BOOL[po]}\t{_BOOL[sy]}\t{why}\t"
-        f'{{"attempts": {at}, "observer": "slsa-audit-observer/0.4"}}\n'
-        for rid, tag, art, ts, st, d, sh, pt, po, sy, why, at in zip(
+        f'{{"attempts": {at}, "observer": "slsa-audit-observer/0.4"{keys}}}\n'
+        for rid, tag, art, ts, st, d, sh, pt, po, sy, why, at, keys in zip(
             run_ids.tolist(), runs.tags(audited_hours), artifact.tolist(), timestamps_text(rows.ts_us),
             status.tolist(), np.rint(duration).astype(np.int64).tolist(), sha_ok.tolist(), predicate.tolist(),
-            predicate_ok.tolist(), synced.tolist(), reason.tolist(), attempts.tolist(), strict=True,
+            predicate_ok.tolist(), synced.tolist(), reason.tolist(), attempts.tolist(), scope, strict=True,
         )
     )
     return text, n

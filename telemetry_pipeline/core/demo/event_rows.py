@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from telemetry_pipeline.core.demo import runs
+from telemetry_pipeline.core.demo.fleet import Fleet
 from telemetry_pipeline.core.demo.incidents import (
     RUNNER_QUEUE,
     RUNNER_QUEUE_SHARE,
@@ -57,8 +58,15 @@ _API_ENDPOINTS = np.array(["/v1/attestations", "/v1/artifacts", "/v1/releases", 
 Metadata = Callable[[np.random.Generator, np.ndarray, Sequence[Incident]], list[str]]
 
 
-def event_lines(rows: Slice, incidents: Sequence[Incident]) -> tuple[str, int]:
-    """COPY text (event_type, event_timestamp, run_id, tag, metadata) and row count of a slice."""
+#: the workflow of `workflow.run` rows when no fleet names one
+RUN_WORKFLOW = "release.yml"
+
+
+def event_lines(rows: Slice, incidents: Sequence[Incident], fleet: Fleet | None = None) -> tuple[str, int]:
+    """COPY text (event_type, event_timestamp, run_id, tag, metadata) and row count of a slice.
+
+    With a fleet every row's metadata also names its run's repository and workflow.
+    """
     types = list(EVENT_MIX)
     rng = rows.rng
     n = len(rows.ts_us)
@@ -82,12 +90,18 @@ def event_lines(rows: Slice, incidents: Sequence[Incident]) -> tuple[str, int]:
         if len(idx):
             metadata[idx] = _METADATA[event_type](rng, rows.ts_us[idx], incidents)
 
+    run_ids = runs.run_ids(hours, run_no)
+    if fleet is not None:
+        scope = np.array(fleet.metadata_keys(run_ids), dtype=object)
+    else:
+        scope = np.full(n, "", dtype=object)
+        scope[is_run] = f', "workflow": "{RUN_WORKFLOW}"'
     names = np.array(types, dtype=object)[rows.kind].tolist()
     text = "".join(
-        f"{name}\t{ts}\t{rid}\t{tag}\t{meta}\n"
-        for name, ts, rid, tag, meta in zip(
-            names, timestamps_text(rows.ts_us), runs.run_ids(hours, run_no).tolist(), runs.tags(hours),
-            metadata.tolist(), strict=True,
+        f"{name}\t{ts}\t{rid}\t{tag}\t{meta[:-1]}{keys}}}\n"
+        for name, ts, rid, tag, meta, keys in zip(
+            names, timestamps_text(rows.ts_us), run_ids.tolist(), runs.tags(hours),
+            metadata.tolist(), scope.tolist(), strict=True,
         )
     )
     return text, n
@@ -139,7 +153,7 @@ def _workflow_run(rng: np.random.Generator, ts: np.ndarray, incidents: Sequence[
     duration[hit] += rng.uniform(240_000, 720_000, int(hit.sum()))
     dur_text = _numbers(rng, np.rint(np.minimum(duration, 1_500_000 + 720_000)).astype(np.int64))
     return [
-        f'{{"status": "{s}", "duration_ms": {d}, "workflow": "release.yml"}}'
+        f'{{"status": "{s}", "duration_ms": {d}}}'
         for s, d in zip(status, dur_text, strict=True)
     ]
 

@@ -21,6 +21,7 @@ import psycopg
 
 from telemetry_pipeline.core.demo.audit_rows import audit_lines
 from telemetry_pipeline.core.demo.event_rows import EVENT_MIX, event_lines
+from telemetry_pipeline.core.demo.fleet import Fleet
 from telemetry_pipeline.core.demo.incidents import (
     AUDIT_SYNC_OUTAGE,
     INCIDENT_KINDS,
@@ -48,14 +49,16 @@ def copy_events(
     seed: int,
     *,
     incidents: Sequence[Incident] = (),
+    fleet: Fleet | None = None,
 ) -> int:
     """COPY `n_events` synthetic telemetry_events spread over [start, end); return rows written.
 
+    With a `fleet`, every row's metadata names its run's repository and workflow (fleet.py).
     Runs in the caller's transaction (nothing is committed here).
     """
     shares = np.array(list(EVENT_MIX.values()))
     rows = slices("copy_events: n_events", n_events, shares, start, end, seed, salt=1)
-    return _copy(conn, _EVENTS_COPY, (event_lines(r, incidents) for r in rows))
+    return _copy(conn, _EVENTS_COPY, (event_lines(r, incidents, fleet) for r in rows))
 
 
 def copy_audits(
@@ -66,13 +69,15 @@ def copy_audits(
     seed: int,
     *,
     incidents: Sequence[Incident] = (),
+    fleet: Fleet | None = None,
 ) -> int:
     """COPY `n_audits` synthetic slsa_audit_metrics rows with audited_at in [start, end).
 
+    With a `fleet`, each audit's metadata names the audited run's repository and workflow.
     Runs in the caller's transaction (nothing is committed here).
     """
     rows = slices("copy_audits: n_audits", n_audits, np.array([1.0]), start, end, seed, salt=2)
-    return _copy(conn, _AUDITS_COPY, (audit_lines(r, incidents) for r in rows))
+    return _copy(conn, _AUDITS_COPY, (audit_lines(r, incidents, fleet) for r in rows))
 
 
 def _copy(conn: psycopg.Connection, statement: str, texts: Iterator[tuple[str, int]]) -> int:
@@ -102,6 +107,7 @@ __all__ = [
     "AUDIT_SYNC_OUTAGE",
     "CHUNK_ROWS",
     "EVENT_MIX",
+    "Fleet",
     "INCIDENT_KINDS",
     "MIN_LOAD_RATIO",
     "RUNNER_QUEUE",

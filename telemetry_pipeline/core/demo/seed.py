@@ -6,6 +6,8 @@ above min_sample_size 10), the baseline failure mix is small enough that ordinar
 the SLOs, and three incidents clearly break them: one ending at `end` (recent enough to alert)
 and two days earlier (old, so the alert sensor records them as suppressed backfill violations).
 A handful of malformed rows shows that KPIs survive values they cannot read (SPEC section 3).
+Rows belong to the 40 repositories of fleet.DEMO_FLEET (teams in teams.yaml), and one team's
+incident (team_incident.py) breaks only that team's scoped SLO (SPEC section 10).
 
 The seed replaces its own window [end - days, end) in one transaction, so running it twice
 with the same arguments leaves the same rows.
@@ -20,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from telemetry_pipeline.core.demo import team_incident
+from telemetry_pipeline.core.demo.fleet import DEMO_FLEET
 from telemetry_pipeline.core.demo.generate import (
     AUDIT_SYNC_OUTAGE,
     RUNNER_QUEUE,
@@ -66,13 +70,15 @@ class SeedSummary:
     audits: int
     incidents: tuple[Incident, ...]
     seconds: float
+    #: the scoped incident (team_incident.py), None when the range has no day for it
+    team_incident: team_incident.TeamIncident | None = None
 
     @property
     def rows_per_second(self) -> float:
         return (self.events + self.audits) / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
-        incidents = "; ".join(str(i) for i in self.incidents)
+        incidents = "; ".join(str(i) for i in (*self.incidents, *filter(None, [self.team_incident])))
         return (
             f"{self.events:,} events and {self.audits:,} audits over [{iso(self.start)}, {iso(self.end)}) "
             f"in {self.seconds:.1f} s ({self.rows_per_second:,.0f} rows/s); incidents: {incidents}"
@@ -143,11 +149,16 @@ def seed_into(conn: psycopg.Connection, days: int = 90, seed: int = 7, end: date
         (start, end),
     )
     conn.execute("delete from public.slsa_audit_metrics where audited_at >= %s and audited_at < %s", (start, end))
-    events = copy_events(conn, round(hours * EVENTS_PER_HOUR), start, end, seed, incidents=incidents)
-    audits = copy_audits(conn, round(hours * AUDITS_PER_HOUR), start, end, seed, incidents=incidents)
+    events = copy_events(conn, round(hours * EVENTS_PER_HOUR), start, end, seed, incidents=incidents,
+                         fleet=DEMO_FLEET)
+    audits = copy_audits(conn, round(hours * AUDITS_PER_HOUR), start, end, seed, incidents=incidents,
+                         fleet=DEMO_FLEET)
     events += _insert_odd_rows(conn, start, end)
+    scoped = team_incident.placement(start, end, incidents)
+    if scoped is not None:
+        team_incident.apply(conn, scoped)
     conn.commit()
-    return SeedSummary(start, end, events, audits, incidents, time.perf_counter() - began)
+    return SeedSummary(start, end, events, audits, incidents, time.perf_counter() - began, scoped)
 
 
 def _insert_odd_rows(conn: psycopg.Connection, start: datetime, end: datetime) -> int:

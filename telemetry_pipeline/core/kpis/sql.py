@@ -2,9 +2,11 @@
 
 One statement per source computes every metric of that source for every period of a window:
 a single scan and GROUP BY inside PostgreSQL, whatever the number of partitions, so a year of
-hourly KPIs costs one pass. At the scoped granularities the same GROUP BY becomes GROUPING SETS
-and also yields the per-repository, per-workflow and per-team rows (SPEC section 10). Percentiles for days and weeks come from the raw rows of the whole
-period, never from hourly values.
+hourly KPIs costs one pass. At the scoped granularities the statement also yields the
+per-repository, per-workflow and per-team rows (SPEC section 10): counts and sums from a
+pre-aggregation per (period, repository, workflow) rolled up over GROUPING SETS, percentiles
+over the grouping sets of their own narrow sample rows. Percentiles for days and weeks come from
+the raw rows of the whole period, never from hourly values.
 """
 
 from __future__ import annotations
@@ -41,29 +43,33 @@ _SOURCE_ROWS: dict[Source, str] = {
     """,
 }
 
-#: The scope keys of a row (SPEC section 10): a workflow is `<repository>/<workflow>` and needs both.
+#: The scope keys of a row (SPEC section 10). A workflow scope is `<repository>/<workflow>` and
+#: needs both: it is the grouping set (period, repository, workflow), named after grouping.
 _SCOPE_COLUMNS = """,
-               m_repository as repository,
-               case when m_repository is not null and m_workflow is not null
-                    then m_repository || '/' || m_workflow end as workflow_key"""
+               m_repository as repository, m_workflow as workflow"""
 
-#: The distinct repositories of a window, each mapped to its team: the first glob (in teams-file
-#: order) that matches, else 'unowned'. Part of the aggregating statement, so it sees the same
-#: snapshot of rows; the regexes come from our own glob translation (core/scopes/teams.py) and are
-#: bound as parameters.
+#: The distinct repositories of the pre-aggregated rows, each mapped to its team: the first glob
+#: (in teams-file order) that matches, else 'unowned'. A few hundred rows, joined by repository;
+#: the regexes come from our own glob translation (core/scopes/teams.py), bound as parameters.
 _REPOSITORY_TEAMS = """
         select r.repository,
                coalesce((select t.team
                          from unnest(%(team_names)s::text[], %(team_regexes)s::text[])
                               with ordinality as t(team, regex, ord)
                          where r.repository ~ t.regex order by t.ord limit 1), 'unowned') as team
-        from (select distinct m_repository as repository from {table}
-              where {time} >= %(start)s and {time} < %(end)s and m_repository is not null) as r
+        from (select distinct repository from pre where repository is not null) as r
 """
-_TABLES: dict[Source, tuple[str, str]] = {
-    Source.EVENTS: ("public.telemetry_events", "event_timestamp"),
-    Source.AUDITS: ("public.slsa_audit_metrics", "audited_at"),
-}
+#: The four grouping sets of the scoped pass and the (dimension, value) of each output row.
+_SCOPE_GROUPS = """
+          case when grouping(team) = 0 then 'team'
+               when grouping(workflow) = 0 then 'workflow'
+               when grouping(repository) = 0 then 'repository' end as dimension,
+          case when grouping(team) = 0 then team
+               when grouping(workflow) = 0 then repository || '/' || workflow
+               else repository end as dimension_value"""
+_GROUPING_SETS = """
+          group by grouping sets ((period_start), (period_start, repository),
+                                 (period_start, repository, workflow), (period_start, team))"""
 
 
 def _sample_condition(metric: Metric) -> sql.Composable:
@@ -106,16 +112,109 @@ def _value_and_sample(metric: Metric) -> tuple[sql.Composable, sql.Composable]:
     raise ValueError(f"{metric.name}: unsupported aggregation {metric.agg}")
 
 
+def _partials(metric: Metric, i: int) -> list[sql.Composable]:
+    """Per (period, repository, workflow) pre-aggregates of one metric that roll up exactly.
+
+    n{i}: sample rows; h{i}: rows counted by a rate's numerator or an availability's errors;
+    s{i}: an avg's sum. A p95 needs the raw values and keeps only its sample size here.
+    """
+    sample = _sample_condition(metric)
+    idx = sql.SQL(str(i))
+    out: list[sql.Composable] = [sql.SQL("count(*) filter (where {}) as n{}").format(sample, idx)]
+    if metric.agg in (Agg.RATE, Agg.AVAILABILITY):
+        cond = sql.SQL(metric.condition if metric.agg is Agg.RATE else CONDITIONS[metric.source]["error"])
+        out.append(sql.SQL("count(*) filter (where ({}) and ({})) as h{}").format(sample, cond, idx))
+    elif metric.agg is Agg.AVG:
+        out.append(sql.SQL("sum({}) filter (where {}) as s{}").format(
+            sql.Identifier(metric.value_column), sample, idx))
+    return out
+
+
+def _rolled_up(metric: Metric, i: int) -> sql.Composable:
+    """v{i}, n{i} of one metric over a grouping set, from the partials, with the same arithmetic
+    (and so the same values) as `_value_and_sample` over the raw rows: counts are bigint sums;
+    an avg is float8 sum / count, as avg(float8) computes it."""
+    idx = sql.SQL(str(i))
+    n = sql.SQL("sum(n{})::bigint").format(idx)
+    if metric.agg is Agg.COUNT:
+        value: sql.Composable = n
+    elif metric.agg is Agg.RATE:
+        value = sql.SQL("100.0 * sum(h{})::bigint / nullif({}, 0)").format(idx, n)
+    elif metric.agg is Agg.AVAILABILITY:
+        value = sql.SQL("100.0 - 100.0 * sum(h{})::bigint / nullif({}, 0)").format(idx, n)
+    elif metric.agg is Agg.AVG:
+        value = sql.SQL("(sum(s{}) / nullif({}, 0)::float8)::numeric").format(idx, n)
+    else:  # P95: the value comes from the percentile pass
+        return sql.SQL("{} as n{}").format(n, idx)
+    return sql.SQL("{} as v{}, {} as n{}").format(value, idx, n, idx)
+
+
+def _scoped_grouped(chosen: list[Metric], source_rows: sql.Composable) -> sql.Composed:
+    """period_start, dimension, dimension_value, v{i}, n{i} over the four grouping sets.
+
+    Two steps instead of feeding every raw row into four grouping sets: (1) one hashed GROUP BY
+    (period, repository, workflow) of the raw rows computes counts and sums, a few thousand rows
+    however many events; the grouping sets then roll those up (counts and sums add up exactly);
+    (2) percentiles need the raw values, so a p95 metric's grouping sets read only the narrow
+    (period, scope, value) rows of its own sample. Teams are a join on the window's distinct
+    repositories (a few hundred rows), not a per-row lookup.
+    """
+    pre_columns: list[sql.Composable] = []
+    rolled: list[sql.Composable] = []
+    p95: list[tuple[int, Metric]] = []
+    for i, metric in enumerate(chosen):
+        pre_columns.extend(_partials(metric, i))
+        rolled.append(_rolled_up(metric, i))
+        if metric.agg is Agg.P95:
+            p95.append((i, metric))
+    columns: list[sql.Composable] = []
+    for i, metric in enumerate(chosen):
+        owner = "p" if metric.agg is Agg.P95 else "a"
+        columns.append(sql.SQL("{}.v{}, a.n{}").format(sql.SQL(owner), sql.SQL(str(i)), sql.SQL(str(i))))
+    scope = sql.SQL(_SCOPE_GROUPS)
+    sets = sql.SQL(_GROUPING_SETS)
+    ctes = [
+        sql.SQL("pre as (select period_start, repository, workflow, {} from ({}) as src"
+                " group by period_start, repository, workflow)").format(
+            sql.SQL(", ").join(pre_columns), source_rows),
+        sql.SQL("teams as ({})").format(sql.SQL(_REPOSITORY_TEAMS)),
+        sql.SQL("rolled as (select period_start, {}, {} from pre left join teams using (repository) {})").format(
+            scope, sql.SQL(", ").join(rolled), sets),
+    ]
+    joined = sql.SQL("")
+    if p95:
+        values = sql.SQL(", ").join(
+            sql.SQL("{} as v{}").format(_value_and_sample(m)[0], sql.SQL(str(i))) for i, m in p95)
+        in_a_sample = sql.SQL(" or ").join(sql.SQL("({})").format(_sample_condition(m)) for _, m in p95)
+        ctes.append(sql.SQL(
+            "pct as (select period_start, {}, {} from ({}) as src left join teams using (repository)"
+            " where {} {})"
+        ).format(scope, values, source_rows, in_a_sample, sets))
+        joined = sql.SQL(
+            " left join pct as p on p.period_start = a.period_start"
+            " and coalesce(p.dimension, '') = coalesce(a.dimension, '')"
+            " and coalesce(p.dimension_value, '') = coalesce(a.dimension_value, '')"
+        )
+    return sql.SQL(
+        """
+          with {ctes}
+          select a.period_start, a.dimension, a.dimension_value, {columns}
+          from rolled as a{joined}
+          where a.dimension is null or a.dimension_value is not null
+        """
+    ).format(ctes=sql.SQL(",\n ").join(ctes), columns=sql.SQL(", ").join(columns), joined=joined)
+
+
 def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bool = False) -> sql.Composed:
     """SELECT period_start, dimension, dimension_value, metric_name, metric_value, sample_size, unit.
 
     Parameters: %(granularity)s ('hour'|'day'|'week'), %(start)s, %(end)s (timestamptz), and when
     `scoped` %(team_names)s / %(team_regexes)s (TeamCatalog.sql_params). Metrics whose sample is
     empty in a period produce no row (SPEC section 5). Unscoped, it is the global GROUP BY alone
-    (dimension null). Scoped, the same aggregates run once over GROUPING SETS: the global rows
-    plus one row per repository, workflow and team value in the same scan, so a scoped row is the
-    catalog's own definition over that value's rows; a row lacking a dimension's key falls into
-    that set's null group, which is dropped (it counts in the global rows only).
+    (dimension null). Scoped, the statement yields the global rows plus one row per repository,
+    workflow and team value over GROUPING SETS (`_scoped_grouped`), each the catalog's own
+    definition over that value's rows; a row lacking a dimension's key falls into that set's
+    null group, which is dropped (it counts in the global rows only).
     """
     chosen = [m for m in metrics if m.source is source]
     aggregates: list[sql.Composable] = []
@@ -133,24 +232,7 @@ def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bo
         scope=sql.SQL(_SCOPE_COLUMNS if scoped else ""),
     )
     if scoped:
-        table, time_column = _TABLES[source]
-        teams = sql.SQL(_REPOSITORY_TEAMS).format(
-            table=sql.Identifier(*table.split(".")), time=sql.Identifier(time_column)
-        )
-        grouped = sql.SQL(
-            """
-          select period_start,
-                 case when grouping(repository) = 0 then 'repository'
-                      when grouping(workflow_key) = 0 then 'workflow'
-                      when grouping(team) = 0 then 'team' end as dimension,
-                 coalesce(repository, workflow_key, team) as dimension_value,
-                 {aggregates}
-          from ({source_rows}) as src
-          left join ({teams}) as rt using (repository)
-          group by grouping sets ((period_start), (period_start, repository),
-                                 (period_start, workflow_key), (period_start, team))
-            """
-        ).format(aggregates=sql.SQL(",\n ").join(aggregates), source_rows=source_rows, teams=teams)
+        grouped = _scoped_grouped(chosen, source_rows)
     else:
         grouped = sql.SQL(
             """
