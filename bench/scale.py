@@ -1,9 +1,10 @@
 """Benchmark: the partitioned warehouse at scale (issue 12, item 6). Not run in CI.
 
-    .venv/bin/python bench/scale.py [--events 2000000] [--ingest-events 500000] [--keep]
+    .venv/bin/python bench/scale.py [--events 2000000] [--ingest-events 500000] [--keep] [--db-prefix P]
 
 On scratch databases of the warehouse server (embedded PostgreSQL, or TELEMETRY_DATABASE_URL's),
-in one run:
+in one run, in this order (each figure printed as soon as it is measured, each step announced
+with the time and load average, so a run stopped early still reports what it reached):
   ingest     `telemetry-pipeline ingest` of M NDJSON events (with event_ids) into the partitioned
              telemetry_events vs plain COPY of the same rows into an unpartitioned table shaped
              like the previous release's (same columns, generated columns, indexes and unique
@@ -12,14 +13,14 @@ in one run:
              created first), into the "big" database; 1M into the "small" one;
   disk       bytes per million events: telemetry_events partitions with their indexes, plus the
              event_id key table (TOAST included);
-  backfill   a year of KPIs at hour, day and week through kpis.sql.replace_window (what the
-             single-run backfill executes) vs the hand-written INSERT ... SELECT ... GROUP BY over
-             the same typed columns into a scratch table (bench/backfill.py's floor); each twice,
-             alternating, the faster counts; target ratio <= 1.5;
   tick       one hourly tick (KPI hour window + SLO hour window replaced) at N vs at 1M events,
              median of 5 ticks over different hours; target ratio <= 1.5;
   brin       an hour-window aggregate on one month (a copy of the July partition) with the btree
              index on the timestamp vs a BRIN index, median of 9 hours, and both index sizes;
+  backfill   a year of KPIs at hour, day and week through kpis.sql.replace_window (what the
+             single-run backfill executes) vs the hand-written INSERT ... SELECT ... GROUP BY over
+             the same typed columns into a scratch table (bench/backfill.py's floor); each twice,
+             alternating, the faster counts; target ratio <= 1.5;
   dashboard  /api/kpis, a year at hour granularity, p95 of 20 requests; target < 200 ms;
   retention  plan + detach/drop of the oldest month (January 2025) with every KPI and SLO period
              materialised: seconds, not minutes;
@@ -51,6 +52,7 @@ from telemetry_pipeline.apps.dashboard.server import running
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.demo.generate import copy_audits, copy_events
 from telemetry_pipeline.core.kpis.sql import replace_window as replace_kpis
+from telemetry_pipeline.core.slos import budgets
 from telemetry_pipeline.core.slos.config import load_slos
 from telemetry_pipeline.core.slos.sql import replace_window as replace_slos
 from telemetry_pipeline.core.warehouse import retention, scratch
@@ -187,10 +189,16 @@ def backfill(url: str) -> dict[str, float]:
 
 
 def hourly_tick(url: str) -> float:
-    """Median seconds of one hourly tick: the hour's KPIs, then its SLO rows, replaced."""
+    """Median seconds of one hourly tick: the hour's KPIs, then its SLO rows, replaced.
+
+    Runs before the year backfill (the longest step, so a partial run at 100M still measures the
+    tick): first the hourly KPIs the ticks' SLO burn windows read (budgets.LOOKBACK before the
+    first tick hour, through the last) are materialised, as a running deployment has them.
+    """
     catalog = load_slos()
     samples = []
     with connect(url, autocommit=True) as conn:
+        replace_kpis(conn, "hour", TICK_HOURS[0] - budgets.LOOKBACK["hour"], TICK_HOURS[-1] + timedelta(hours=1))
         for hour in TICK_HOURS:
             began = time.perf_counter()
             replace_kpis(conn, "hour", hour, hour + timedelta(hours=1))
@@ -250,9 +258,9 @@ def retention_month(url: str) -> dict[str, float]:
     return {"plan": plan_s, "apply": apply_s, "rows": sum(d.rows for d in dropped)}
 
 
-def upgrade(server: str, n_events: int) -> dict[str, float]:
+def upgrade(server: str, n_events: int, prefix: str) -> dict[str, float]:
     """Seconds for `db migrate` to convert an unpartitioned install holding N events over 2025."""
-    name = f"tp_bench_scale_upgrade_{os.getpid()}"
+    name = f"{prefix}_upgrade_{os.getpid()}"
     url = scratch.create_database(server, name, migrated=False)
     try:
         with tempfile.TemporaryDirectory(prefix="tp-scale-sql-") as folder:
@@ -273,18 +281,26 @@ def upgrade(server: str, n_events: int) -> dict[str, float]:
         scratch.drop_database(server, name)
 
 
+def step(name: str) -> None:
+    """A partial run (stopped at a deadline) still says which step it reached, and the load."""
+    print(f"-- {datetime.now(UTC):%H:%M:%S} UTC {name} (load {os.getloadavg()[0]:.1f})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--ingest-events", type=int, default=500_000)
     parser.add_argument("--upgrade-events", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument("--db-prefix", default="tp_bench_scale",
+                        help="scratch database names start with this (then _small/_big/_upgrade_<pid>)")
     args = parser.parse_args()
     server = scratch.server_url()
-    names = {"small": f"tp_bench_scale_small_{os.getpid()}", "big": f"tp_bench_scale_big_{os.getpid()}"}
+    names = {k: f"{args.db_prefix}_{k}_{os.getpid()}" for k in ("small", "big")}
     urls = {k: scratch.create_database(server, v) for k, v in names.items()}
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
     try:
+        step("ingest")
         rates = bench_ingest(urls["small"], args.ingest_events)
         print(f"ingest {args.ingest_events:,} events: plain COPY into an unpartitioned table {rates['plain']:,.0f} "
               f"rows/s; COPY into the partitioned telemetry_events (ingest's fast path, key trigger included) "
@@ -292,15 +308,12 @@ def main() -> None:
               f"(target >= 0.8); `telemetry-pipeline ingest` (validation included) {rates['ingest']:,.0f} rows/s, "
               f"ratio {rates['ingest'] / rates['plain']:.2f}", flush=True)
         for key, n in (("small", SMALL_EVENTS), ("big", args.events)):
+            step(f"seed {key}")
             took = seed(urls[key], n)
             print(f"seed {key}: {n:,} events + {n // 20:,} audits in {took:.1f} s "
                   f"({n * 1.05 / took:,.0f} rows/s); disk {disk_per_million(urls[key], n):.0f} MB "
                   "per million events", flush=True)
-        results = {k: backfill(urls[k]) for k in ("small", "big")}
-        big = results["big"]
-        print(f"year backfill at {args.events:,}: product {big['product']:.1f} s, hand-written SQL "
-              f"{big['floor']:.1f} s, ratio {big['product'] / big['floor']:.2f} (target <= 1.5); "
-              f"SLO year {big['slos']:.1f} s", flush=True)
+        step("tick")
         ticks = {k: hourly_tick(urls[k]) for k in ("small", "big")}
         print(f"hourly tick: {ticks['small'] * 1000:.0f} ms at 1M, {ticks['big'] * 1000:.0f} ms at "
               f"{args.events:,}, ratio {ticks['big'] / ticks['small']:.2f} (target <= 1.5)", flush=True)
@@ -308,12 +321,21 @@ def main() -> None:
         print(f"hour window on one month ({brin['month_rows']:,} rows): btree {brin['btree_ms']:.1f} ms "
               f"(index {brin['btree_index_mb']:.1f} MB), BRIN {brin['brin_ms']:.1f} ms "
               f"(index {brin['brin_index_mb']:.2f} MB)", flush=True)
+        step("backfill")
+        results = {k: backfill(urls[k]) for k in ("small", "big")}
+        big = results["big"]
+        print(f"year backfill at {args.events:,}: product {big['product']:.1f} s, hand-written SQL "
+              f"{big['floor']:.1f} s, ratio {big['product'] / big['floor']:.2f} (target <= 1.5); "
+              f"SLO year {big['slos']:.1f} s", flush=True)
+        step("dashboard")
         p95 = dashboard_p95(urls["big"])
         print(f"dashboard /api/kpis 1y hourly p95: {p95:.0f} ms (target < 200 ms)", flush=True)
+        step("retention")
         dropped = retention_month(urls["big"])
         print(f"retention: plan {dropped['plan']:.1f} s, drop January ({dropped['rows']:,} rows, both tables) "
               f"{dropped['apply']:.1f} s", flush=True)
-        converted = upgrade(server, args.upgrade_events)
+        step("upgrade")
+        converted = upgrade(server, args.upgrade_events, args.db_prefix)
         print(f"upgrade of an unpartitioned install: {args.upgrade_events:,} events into {converted['months']} "
               f"months in {converted['seconds']:.1f} s", flush=True)
     finally:
