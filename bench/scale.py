@@ -209,12 +209,17 @@ def hourly_tick(url: str) -> dict[str, float]:
 
     Runs before the year backfill (the longest step, so a partial run at 100M still measures the
     tick): first the hourly KPIs the ticks' SLO burn windows read (budgets.LOOKBACK before the
-    first tick hour, through the last) are materialised, as a running deployment has them.
+    first tick hour, through the last) are materialised, as a running deployment has them, all
+    but the tick hours themselves, so that the cold tick is the first read of its hour's rows.
     """
     catalog = load_slos()
     samples: dict[str, list[float]] = {"cold": [], "warm": []}
     with connect(url, autocommit=True) as conn:
-        replace_kpis(conn, "hour", TICK_HOURS[0] - budgets.LOOKBACK["hour"], TICK_HOURS[-1] + timedelta(hours=1))
+        gap_start = TICK_HOURS[0] - budgets.LOOKBACK["hour"]
+        for hour in TICK_HOURS:
+            if gap_start < hour:
+                replace_kpis(conn, "hour", gap_start, hour)
+            gap_start = hour + timedelta(hours=1)
         for hour in TICK_HOURS:
             for kind in samples:
                 began = time.perf_counter()
