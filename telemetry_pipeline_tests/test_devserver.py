@@ -227,7 +227,7 @@ def test_dev_with_its_ports_taken_exits_before_bootstrapping(warehouse_url):
         )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
-        f"Error: port {port} on 127.0.0.1 (for dagster dev) is not free: Address already in use; "
+        f"Error: port {port} on 127.0.0.1 (for dg dev) is not free: Address already in use; "
         "is another `telemetry-pipeline dev` running? Stop it (or pick another port) first"
     ]
     assert "applied" not in proc.stdout and "materialising" not in proc.stdout

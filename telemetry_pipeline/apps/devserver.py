@@ -2,7 +2,7 @@
 
 `dev` takes a fresh clone to a running UI: start/migrate the warehouse, seed 90 days of demo
 telemetry when the warehouse is empty, materialise what of those 90 days is not materialised yet
-(all of it on the first start, the gap after downtime; single-run backfills), then run `dagster dev` on 127.0.0.1:3000 with the project's
+(all of it on the first start, the gap after downtime; single-run backfills), then run `dg dev` on 127.0.0.1:3000 with the project's
 dagster.yaml (runs, events and schedules in PostgreSQL) and the KPI dashboard beside it.
 
 The two long-running children are supervised (`supervise`): each runs in its own process group,
@@ -341,6 +341,23 @@ def supervise(children: Sequence[Child], env: dict[str, str] | None = None, cwd:
         os.close(write_fd)
 
 
+def dagster_dev_argv(host: str, port: int) -> list[str]:
+    """`dg dev` on the project's workspace file: Dagster's webserver and daemon.
+
+    `dagster dev` is superseded by `dg dev` (it warns so on every start); with `-w` dg hands the
+    workspace straight to the same dev server, so the code location, instance and ports are
+    unchanged. dg comes from dagster-dg-cli, a dev extra (`make run` installs it), taken from this
+    interpreter's environment so its release is the pinned one.
+    """
+    dg = Path(sys.executable).with_name("dg")
+    if not dg.is_file():
+        raise click.ClickException(
+            f"`telemetry-pipeline dev` serves Dagster with `dg dev`, and {dg} does not exist: install the "
+            "dev extra (pip install -e '.[dev]', which `make run` does) for dagster-dg-cli"
+        )
+    return [str(dg), "dev", "-h", host, "-p", str(port), "-w", str(settings.PROJECT_ROOT / "workspace.yaml")]
+
+
 @click.command("dev")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the Dagster UI.")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
@@ -366,11 +383,7 @@ def dev(
     from telemetry_pipeline.apps.dashboard.server import DEFAULT_HOST as DASHBOARD_HOST
 
     children = [
-        Child(
-            "dagster dev", [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port),
-                            "-w", str(settings.PROJECT_ROOT / "workspace.yaml")],
-            host, port,
-        ),
+        Child("dg dev", dagster_dev_argv(host, port), host, port),
         Child(
             "dashboard",
             [sys.executable, "-m", "telemetry_pipeline.cli", "dashboard", "--port", str(dashboard_port)],

@@ -77,7 +77,7 @@ def retention_cmd(execute: bool, months: int | None) -> None:
 
     try:
         months = months if months is not None else retention.retention_months()
-    except retention.RetentionConfigError as exc:
+    except settings.SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     if months is None:
         click.echo(f"{retention.RETENTION_MONTHS_ENV} is unset: keeping every month")

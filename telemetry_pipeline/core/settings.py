@@ -39,6 +39,8 @@ TEAMS_FILE_ENV = "TELEMETRY_TEAMS_FILE"
 DIMENSION_GRANULARITIES_ENV = "TELEMETRY_DIMENSION_GRANULARITIES"
 DEFAULT_DIMENSION_GRANULARITIES = ("day", "week")
 _GRANULARITIES = ("hour", "day", "week")
+#: Raw months kept besides the current one (unset = keep everything); see core/warehouse/retention.py.
+RETENTION_MONTHS_ENV = "TELEMETRY_RETENTION_MONTHS"
 #: Dagster's own storage (dagster.yaml reads it); unset = `<warehouse db>_dagster` beside it.
 DAGSTER_PG_URL_ENV = "DAGSTER_PG_URL"
 DEFAULT_PARTITIONS_START = "2025-01-01"
@@ -87,7 +89,7 @@ _FALSE = {"", "0", "false", "no", "off"}
 #: The variables these settings read (a change of any of them gives a new `current()`).
 _VARIABLES = (
     DATABASE_URL_ENV, DATA_DIR_ENV, PARTITIONS_START_ENV, DAGSTER_WEBSERVER_URL_ENV, SLOS_FILE_ENV,
-    TEAMS_FILE_ENV, DIMENSION_GRANULARITIES_ENV,
+    TEAMS_FILE_ENV, DIMENSION_GRANULARITIES_ENV, RETENTION_MONTHS_ENV,
     DAGSTER_PG_URL_ENV,
     COLLECTOR_URL_ENV, COLLECTOR_TOKEN_ENV, GITHUB_WEBHOOK_SECRET_ENV, COLLECTOR_MAX_BODY_ENV,
     LATE_DATA_LOOKBACK_ENV, GITHUB_REPOSITORY_ENV, GITHUB_WORKFLOW_ENV, SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_API_BASE_URL, SMTP_HOST, SMTP_PORT,
@@ -97,7 +99,7 @@ _VARIABLES = (
 #: The fields the Dagster code location uses, validated together when it loads.
 CODE_LOCATION_FIELDS = (
     "partitions_start", "late_data_lookback", "burn_rate_messages", "slack_api_base_url",
-    "smtp_port", "smtp_starttls", "dimension_granularities",
+    "smtp_port", "smtp_starttls", "dimension_granularities", "retention_months",
 )
 
 
@@ -196,6 +198,15 @@ class Settings:
                 f"{DIMENSION_GRANULARITIES_ENV}={raw!r} is not a comma-separated list of hour, day, week"
             )
         return tuple(g for g in _GRANULARITIES if g in chosen)
+
+    @cached_property
+    def retention_months(self) -> int | None:
+        """TELEMETRY_RETENTION_MONTHS: raw months kept besides the current one; None = keep all."""
+        raw = self._get(RETENTION_MONTHS_ENV)
+        if raw is None:
+            return None
+        return _parse(RETENTION_MONTHS_ENV, raw.strip(), _digits, lambda m: m >= 1,
+                      "a whole number of months >= 1")
 
     # --- event collection -----------------------------------------------------------------
     @cached_property

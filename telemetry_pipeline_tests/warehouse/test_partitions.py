@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 from datetime import UTC, datetime
 
+import psycopg
+from psycopg import sql
+
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.events.ingest import ingest_stream
 from telemetry_pipeline.core.events.store import insert_events
 from telemetry_pipeline.core.kpis.catalog import Source
 from telemetry_pipeline.core.kpis.sql import kpi_select
+from telemetry_pipeline.core.warehouse import scratch
 from telemetry_pipeline.core.warehouse.maintenance import ensure_all_partitions
+from telemetry_pipeline.core.warehouse.migrate import migrate
 from telemetry_pipeline.core.warehouse.partitioning import partitions
 from telemetry_pipeline_tests.warehouse.rows import event
 
@@ -89,4 +97,76 @@ def _relations(node) -> list[str]:
     if isinstance(node, dict):
         found = [node["Relation Name"]] if "Relation Name" in node else []
         return found + [r for v in node.values() if isinstance(v, (list, dict)) for r in _relations(v)]
+    return []
+
+
+_TIMESTAMP_INDEXES = """
+    select c.relname, pg_get_indexdef(i.indexrelid)
+    from pg_inherits h join pg_class c on c.oid = h.inhrelid
+    join pg_index i on i.indrelid = c.oid
+    join pg_attribute a on a.attrelid = c.oid and a.attnum = i.indkey[0]
+    where h.inhparent = any(array['public.telemetry_events', 'public.slsa_audit_metrics']::regclass[])
+      and i.indnatts = 1 and a.attname in ('event_timestamp', 'audited_at')
+    order by 1
+"""
+
+
+def test_an_hour_window_walks_its_partition_forward(warehouse):
+    """The timestamp index is ascending, so the hour's rows (written in time order) are read in heap
+    order: the forward index scan of a descending index read them last page first (sql/0110)."""
+    with warehouse.connect() as conn:
+        insert_events(conn, [event(f"2025-03-04T10:{m:02d}:00Z") for m in range(60)])
+        conn.execute("analyze public.telemetry_events")
+        indexes = conn.execute(_TIMESTAMP_INDEXES).fetchall()
+        conn.execute("set enable_seqscan = off")
+        conn.execute("set enable_bitmapscan = off")
+        plan = conn.execute(
+            "explain (format json) " + kpi_select(Source.EVENTS).as_string(conn),
+            {"granularity": "hour", "start": datetime(2025, 3, 4, 10, tzinfo=UTC),
+             "end": datetime(2025, 3, 4, 11, tzinfo=UTC), "length": "1 hour"},
+        ).fetchone()[0]
+    assert indexes and all(" DESC" not in definition for _, definition in indexes), indexes
+    assert [(n["Relation Name"], n["Scan Direction"]) for n in _nodes(plan) if n.get("Node Type") == "Index Scan"] == [
+        ("telemetry_events_p202503", "Forward")
+    ]
+
+
+def test_the_upgrade_rebuilds_descending_timestamp_indexes(pg_server_url, tmp_path):
+    """An install migrated before sql/0110 (descending indexes, rows in its months) gets ascending ones,
+    rows untouched; a second `db migrate` finds nothing to do."""
+    name = f"tp_test_asc_{os.getpid()}"
+    url = scratch.create_database(pg_server_url, name, migrated=False)
+    try:
+        for path in sorted(settings.SQL_DIR.iterdir()):
+            if path.suffix in (".sql", ".py") and path.name[:4] < "0110":
+                shutil.copy(path, tmp_path / path.name)
+        migrate(url, tmp_path)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for index, table, column in (("idx_telemetry_events_event_timestamp", "telemetry_events", "event_timestamp"),
+                                         ("idx_slsa_audit_metrics_audited_at", "slsa_audit_metrics", "audited_at")):
+                conn.execute(sql.SQL("drop index {}").format(sql.Identifier("public", index)))
+                conn.execute(sql.SQL("create index {} on {} ({} desc)").format(
+                    sql.Identifier(index), sql.Identifier("public", table), sql.Identifier(column)))
+            insert_events(conn, [event("2025-03-04T10:00:00Z", "a"), event("2025-04-04T10:00:00Z", "b")])
+            before = conn.execute(_TIMESTAMP_INDEXES).fetchall()
+        assert len([d for _, d in before if " DESC" in d]) == len(before) >= 4
+
+        assert migrate(url) == ["0110_ascending_timestamp_indexes"]
+
+        with psycopg.connect(url) as conn:
+            after = conn.execute(_TIMESTAMP_INDEXES).fetchall()
+            rows = conn.execute("select event_id from public.telemetry_events order by id").fetchall()
+        assert [n for n, _ in after] == [n for n, _ in before]
+        assert all(" DESC" not in d for _, d in after), after
+        assert rows == [("a",), ("b",)]
+        assert migrate(url) == []
+    finally:
+        scratch.drop_database(pg_server_url, name)
+
+
+def _nodes(node) -> list[dict]:
+    if isinstance(node, list):
+        return [n for item in node for n in _nodes(item)]
+    if isinstance(node, dict):
+        return [node, *(n for v in node.values() if isinstance(v, (list, dict)) for n in _nodes(v))]
     return []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 
 from telemetry_pipeline.cli import cli as main
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.events.store import insert_events
 from telemetry_pipeline.core.kpis.sql import replace_window as replace_kpis
 from telemetry_pipeline.core.slos.config import load_slos
@@ -132,6 +134,20 @@ def test_a_bad_retention_setting_names_the_variable(monkeypatch):
     monkeypatch.setenv(retention.RETENTION_MONTHS_ENV, "six")
     result = CliRunner().invoke(main, ["db", "retention"])
     assert result.exit_code != 0 and "TELEMETRY_RETENTION_MONTHS='six'" in result.output
+
+
+@pytest.mark.parametrize("raw", ["six", "0", "-2", "+3", "1.5"])
+def test_the_retention_setting_is_typed_and_checked_with_the_others(monkeypatch, raw):
+    monkeypatch.setenv(settings.RETENTION_MONTHS_ENV, " 7 ")
+    assert retention.retention_months() == 7
+    monkeypatch.setenv(settings.RETENTION_MONTHS_ENV, "")
+    assert retention.retention_months() is None
+    monkeypatch.setenv(settings.RETENTION_MONTHS_ENV, raw)
+    expected = f"TELEMETRY_RETENTION_MONTHS={raw!r} is not a whole number of months >= 1"
+    with pytest.raises(settings.SettingsError, match=re.escape(expected)):
+        retention.retention_months()
+    with pytest.raises(settings.SettingsError, match=re.escape(expected)):  # the code location's check
+        settings.current().validate()
 
 
 def test_the_daily_job_splits_the_default_partition_then_drops_and_says_what(materialised, monkeypatch):

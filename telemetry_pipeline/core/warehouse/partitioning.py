@@ -35,13 +35,15 @@ MONTHS_AHEAD = 3
 _MONTH_SUFFIX = re.compile(r"_p(\d{4})(\d{2})$")
 
 #: Secondary indexes of each partitioned table (created on the parent, so every partition has them).
+#: The timestamp indexes are ascending: an hour window's forward scan then reads the heap in the
+#: order the rows were written (sql/0110 rebuilds the descending ones of earlier installs).
 _INDEXES: dict[str, list[tuple[str, str]]] = {
     "telemetry_events": [
         ("idx_telemetry_events_event_type", "(event_type)"),
-        ("idx_telemetry_events_event_timestamp", "(event_timestamp desc)"),
+        ("idx_telemetry_events_event_timestamp", "(event_timestamp)"),
     ],
     "slsa_audit_metrics": [
-        ("idx_slsa_audit_metrics_audited_at", "(audited_at desc)"),
+        ("idx_slsa_audit_metrics_audited_at", "(audited_at)"),
         ("idx_slsa_audit_metrics_created_at", "(created_at)"),
     ],
 }

@@ -16,13 +16,13 @@ Why this shape:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
 
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.kpis.catalog import METRICS, Source
 from telemetry_pipeline.core.warehouse.partitioning import (
     TABLES,
@@ -33,7 +33,7 @@ from telemetry_pipeline.core.warehouse.partitioning import (
 )
 from telemetry_pipeline.core.warehouse.resource import one
 
-RETENTION_MONTHS_ENV = "TELEMETRY_RETENTION_MONTHS"
+RETENTION_MONTHS_ENV = settings.RETENTION_MONTHS_ENV
 #: Which KPI source each partitioned table feeds.
 _SOURCES: dict[str, Source] = {"telemetry_events": Source.EVENTS, "slsa_audit_metrics": Source.AUDITS}
 
@@ -62,18 +62,13 @@ _MISSING_PERIODS = """
 """
 
 
-class RetentionConfigError(ValueError):
-    """TELEMETRY_RETENTION_MONTHS is not a whole number of months >= 1."""
-
-
 def retention_months() -> int | None:
-    """Months of raw rows to keep (besides the current month); None = keep everything."""
-    raw = (os.environ.get(RETENTION_MONTHS_ENV) or "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise RetentionConfigError(f"{RETENTION_MONTHS_ENV}={raw!r}: expected a whole number of months >= 1")
-    return int(raw)
+    """Months of raw rows to keep (besides the current month); None = keep everything.
+
+    Read through the typed settings (TELEMETRY_RETENTION_MONTHS), so a malformed value raises
+    settings.SettingsError naming the variable, and the code location rejects it when it loads.
+    """
+    return settings.current().retention_months
 
 
 def cutoff(now: datetime, months: int) -> datetime:

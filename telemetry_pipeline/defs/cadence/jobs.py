@@ -1,5 +1,5 @@
 """When partitions materialise on their own: one job and schedule per granularity, running by
-default under `dagster dev`, and the late-data sensor that re-runs periods whose rows came late.
+default under `dg dev`, and the late-data sensor that re-runs periods whose rows came late.
 
 Each granularity's job selects every asset tagged with it (defs/assets_common.py), whichever
 stage defines the asset, and its schedule, built from the job's partitions, runs exactly the
