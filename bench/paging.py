@@ -1,15 +1,18 @@
 """Benchmark: the cost of one fast-burn evaluation, and time to page in real time.
 
     .venv/bin/python bench/paging.py [--events 10000000] [--runs 5]
-    .venv/bin/python bench/paging.py --live [--rate 2] [--warmup 300] [--outage 300]
+    .venv/bin/python bench/paging.py --live [--rate 2] [--healthy-minutes 5] [--outage 240]
+    .venv/bin/python bench/paging.py --live --healthy-minutes 60 --outage 0     # false pages
 
---live: steady validation traffic (--rate events/s, current timestamps) into a scratch warehouse,
-a full outage (every event errors) from a random second for --outage seconds, then healthy
-again; the fast-burn tick (run_fast_burn_tick, the sensor's body) runs every 30 s on the wall
-clock, as the daemon runs it, against the Slack stand-in on 127.0.0.1. Prints the time from the
-first failing event to each FIRING message, from recovery to each RESOLVED, the messages per
-SLI and any message during the healthy warm-up (a false page). Note: the ticks run in this
-process, not in dagster-daemon; the daemon adds its own scheduling delay (<= its tick loop).
+--live starts the real stack on 127.0.0.1 (bench/paging_live.py): scratch warehouse and Dagster
+instance databases, the collector, `dagster-daemon run` on the project's workspace.yaml (its
+default-on sensors and schedules, slo_fast_burn_sensor every 30 s) and the loopback Slack
+stand-in; posts steady traffic (--rate events/s, current timestamps) to the collector; after
+--healthy-minutes, a full validation outage (every validation event errors) from a random second
+of the next minute for --outage seconds, then healthy traffic until each FIRING has its RESOLVED.
+Prints the time from the first failing event to each FIRING message, from recovery to each
+RESOLVED, the messages per SLI and the false pages (messages before the outage; with --outage 0,
+every message). Exits 1 on a false page. Everything it started is stopped and dropped at the end.
 
 Builds a scratch warehouse (on the embedded PostgreSQL, or TELEMETRY_DATABASE_URL's server)
 with --events validation and generation events spread evenly over the year ending now (1 % of
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import statistics
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -67,86 +71,26 @@ def _fill(conn: psycopg.Connection, events: int, now: datetime) -> None:
     conn.execute("analyze public.slsa_audit_metrics")
 
 
-def _live(url: str, rate: float, warmup: float, outage: float) -> None:
-    """Real-time run: traffic, a random outage, 30 s ticks; prints latencies and message counts."""
-    import logging
-    import random
-    import sys
-    import threading
-
-    from telemetry_pipeline.core import settings
-    from telemetry_pipeline.defs.alerting.email import EmailAlertResource
-    from telemetry_pipeline.defs.alerting.fast_burn import MINIMUM_INTERVAL_SECONDS, run_fast_burn_tick
-    from telemetry_pipeline.defs.alerting.sensor import channels_of
-    from telemetry_pipeline.defs.alerting.slack import SlackAlertResource
-    from telemetry_pipeline.defs.resources import WarehouseResource
-
-    sys.path.insert(0, str(settings.PROJECT_ROOT))  # the tests' Slack stand-in lives beside the package
-    from telemetry_pipeline_tests.alerting.slack_api_server import SlackApiServer
-
-    slack = SlackApiServer().start()
-    channels = channels_of(SlackAlertResource(token="bench-token", channel="#bench", base_url=slack.base_url),
-                           EmailAlertResource())
-    warehouse = WarehouseResource(database_url=url)
-    log = logging.getLogger("bench.paging")
-    start = time.time()
-    outage_at = start + warmup + random.uniform(0, 60)
-    recovery_at = outage_at + outage
-    end_at = recovery_at + 20 * 60
-    arrivals: list[tuple[float, str]] = []
-    stop = threading.Event()
-
-    def traffic() -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            while not stop.is_set():
-                now = time.time()
-                status = "error" if outage_at <= now < recovery_at else "success"
-                conn.execute("insert into public.telemetry_events (event_type, event_timestamp, metadata) "
-                             "values ('provenance.validation', now(), jsonb_build_object('status', %s::text))",
-                             (status,))
-                stop.wait(1 / rate)
-
-    writer = threading.Thread(target=traffic, daemon=True)
-    writer.start()
-    seen = 0
-    while time.time() < end_at:
-        run_fast_burn_tick(warehouse, channels, log)
-        for text in slack.texts()[seen:]:
-            arrivals.append((time.time(), text.split(":")[0]))
-        seen = len(slack.texts())
-        if any(t.startswith("[RESOLVED]") for _, t in arrivals) and \
-                sum(t.startswith("[RESOLVED]") for _, t in arrivals) >= sum(t.startswith("[FIRING]") for _, t in arrivals):
-            break
-        time.sleep(MINIMUM_INTERVAL_SECONDS)
-    stop.set()
-    writer.join()
-    slack.stop()
-    false_pages = [t for at, t in arrivals if at < outage_at]
-    print(f"traffic {rate}/s; warm-up {warmup:.0f} s; outage at +{outage_at - start:.0f} s for {outage:.0f} s")
-    for at, text in arrivals:
-        ref, what = (outage_at, "first failing event") if text.startswith("[FIRING]") else (recovery_at, "recovery")
-        print(f"  {text}: {at - ref:.0f} s after the {what}")
-    print(f"messages: {len(arrivals)}; false pages during warm-up: {len(false_pages)}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--live", action="store_true", help="real-time paging run instead of the cost run")
-    parser.add_argument("--rate", type=float, default=2.0, help="--live: events per second")
-    parser.add_argument("--warmup", type=float, default=300.0, help="--live: healthy seconds before the outage")
-    parser.add_argument("--outage", type=float, default=300.0, help="--live: outage length in seconds")
+    parser.add_argument("--live", action="store_true",
+                        help="real-time paging run through dagster-daemon instead of the cost run")
+    parser.add_argument("--rate", type=float, default=2.0,
+                        help="--live: events per second (validation and generation alternating)")
+    parser.add_argument("--healthy-minutes", type=float, default=5.0,
+                        help="--live: minutes of healthy traffic before the outage (the whole run with --outage 0)")
+    parser.add_argument("--outage", type=float, default=240.0,
+                        help="--live: outage length in seconds; 0: no outage, count false pages only")
+    parser.add_argument("--resolve-minutes", type=float, default=30.0,
+                        help="--live: longest wait after recovery for the RESOLVED messages")
+    parser.add_argument("--nice", type=int, default=10, help="--live: niceness of the collector and the daemon")
     args = parser.parse_args()
     if args.live:
-        server = scratch.server_url()
-        name = f"tp_bench_paging_live_{secrets.token_hex(3)}"
-        url = scratch.create_database(server, name)
-        try:
-            _live(url, args.rate, args.warmup, args.outage)
-        finally:
-            scratch.drop_database(server, name)
-        return
+        from paging_live import run_live  # bench/ is on sys.path when run as a script
+
+        sys.exit(run_live(args.rate, args.healthy_minutes, args.outage, args.resolve_minutes, args.nice))
 
     server = scratch.server_url()
     name = f"tp_bench_paging_{secrets.token_hex(3)}"
