@@ -34,7 +34,7 @@ def direct_select(source: Source) -> sql.Composed:
         aggregates.append(sql.SQL("{} as v{}, {} as n{}").format(value, sql.SQL(str(i)), n, sql.SQL(str(i))))
         unpivot.append(sql.SQL("({}, v{}, n{})").format(sql.Literal(metric.name), sql.SQL(str(i)), sql.SQL(str(i))))
     table, time_column = TABLE_TIME[source]
-    rows = sql.SQL(kpi_sql._SOURCE_ROWS[source]).format(
+    rows = sql.SQL(kpi_sql.SOURCE_ROWS[source]).format(
         granularity=sql.Placeholder("granularity"), start=sql.Placeholder("start"), end=sql.Placeholder("end"),
         scope=sql.SQL(SCOPE_COLUMNS))
     return sql.SQL(

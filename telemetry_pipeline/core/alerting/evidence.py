@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from telemetry_pipeline.core.kpis.catalog import CONDITIONS, METRICS_BY_NAME, Agg, Metric
-from telemetry_pipeline.core.kpis.sql import _SCOPE_COLUMNS, _SOURCE_ROWS, _sample_condition
+from telemetry_pipeline.core.kpis.sql import SCOPE_COLUMNS, SOURCE_ROWS, sample_condition
 
 #: At most this many tags per alert (the most frequent).
 MAX_TAGS = 5
@@ -36,7 +36,7 @@ def bad_rows(metric: Metric, comparator: str) -> sql.Composable | None:
 
     Over the catalog's typed source columns; a latency condition compares with `a.target`.
     """
-    parts: list[sql.Composable] = [_sample_condition(metric)]
+    parts: list[sql.Composable] = [sample_condition(metric)]
     if metric.agg is Agg.AVAILABILITY:
         parts.append(sql.SQL(CONDITIONS[metric.source]["error"]))
     elif metric.agg is Agg.RATE:
@@ -54,9 +54,9 @@ def bad_rows(metric: Metric, comparator: str) -> sql.Composable | None:
 
 def _period_rows(metric: Metric) -> sql.Composable:
     """The catalog's source rows of the alert's period `a`, with the release tag and the scope keys."""
-    return sql.SQL(_SOURCE_ROWS[metric.source]).format(
+    return sql.SQL(SOURCE_ROWS[metric.source]).format(
         granularity=sql.Literal("hour"), start=sql.SQL("a.period_start"), end=sql.SQL("a.period_end"),
-        scope=sql.SQL(", tag") + sql.SQL(_SCOPE_COLUMNS),
+        scope=sql.SQL(", tag") + sql.SQL(SCOPE_COLUMNS),
     )
 
 

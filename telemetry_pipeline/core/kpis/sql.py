@@ -26,7 +26,7 @@ from telemetry_pipeline.core.warehouse import one
 #: Per source: the rows of a window with the typed columns the catalog's conditions refer to.
 #: Only constants of our own; the window and granularity are bound as parameters. `{scope}` is
 #: empty for the global pass and adds the scope keys (sql/0070) for the scoped one.
-_SOURCE_ROWS: dict[Source, str] = {
+SOURCE_ROWS: dict[Source, str] = {
     Source.EVENTS: """
         select date_trunc({granularity}, event_timestamp, 'UTC') as period_start,
                event_type, m_status as status, m_duration_ms as duration_ms,
@@ -45,7 +45,7 @@ _SOURCE_ROWS: dict[Source, str] = {
 
 #: The scope keys of a row (SPEC section 10). A workflow scope is `<repository>/<workflow>` and
 #: needs both: it is the grouping set (period, repository, workflow), named after grouping.
-_SCOPE_COLUMNS = """,
+SCOPE_COLUMNS = """,
                m_repository as repository, m_workflow as workflow"""
 
 #: The distinct repositories of the pre-aggregated rows, each mapped to its team: the first glob
@@ -72,7 +72,7 @@ _GROUPING_SETS = """
                                  (period_start, repository, workflow), (period_start, team))"""
 
 
-def _sample_condition(metric: Metric) -> sql.Composable:
+def sample_condition(metric: Metric) -> sql.Composable:
     """The rows a metric is computed over (SPEC section 5 'sample' column)."""
     parts: list[sql.Composable] = []
     if metric.event_type is not None:
@@ -86,7 +86,7 @@ def _sample_condition(metric: Metric) -> sql.Composable:
 
 def _value_and_sample(metric: Metric) -> tuple[sql.Composable, sql.Composable]:
     """SQL aggregates for (value, sample size) of one metric over one period's rows."""
-    sample = _sample_condition(metric)
+    sample = sample_condition(metric)
     n = sql.SQL("count(*) filter (where {})").format(sample)
     if metric.agg is Agg.COUNT:
         return n, n
@@ -118,7 +118,7 @@ def _partials(metric: Metric, i: int) -> list[sql.Composable]:
     n{i}: sample rows; h{i}: rows counted by a rate's numerator or an availability's errors;
     s{i}: an avg's sum. A p95 needs the raw values and keeps only its sample size here.
     """
-    sample = _sample_condition(metric)
+    sample = sample_condition(metric)
     idx = sql.SQL(str(i))
     out: list[sql.Composable] = [sql.SQL("count(*) filter (where {}) as n{}").format(sample, idx)]
     if metric.agg in (Agg.RATE, Agg.AVAILABILITY):
@@ -185,7 +185,7 @@ def _scoped_grouped(chosen: list[Metric], source_rows: sql.Composable) -> sql.Co
     if p95:
         values = sql.SQL(", ").join(
             sql.SQL("{} as v{}").format(_value_and_sample(m)[0], sql.SQL(str(i))) for i, m in p95)
-        in_a_sample = sql.SQL(" or ").join(sql.SQL("({})").format(_sample_condition(m)) for _, m in p95)
+        in_a_sample = sql.SQL(" or ").join(sql.SQL("({})").format(sample_condition(m)) for _, m in p95)
         ctes.append(sql.SQL(
             "pct as (select period_start, {}, {} from ({}) as src left join teams using (repository)"
             " where {} {})"
@@ -227,9 +227,9 @@ def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bo
                 sql.Literal(metric.name), sql.SQL(str(i)), sql.SQL(str(i)), sql.Literal(metric.unit)
             )
         )
-    source_rows = sql.SQL(_SOURCE_ROWS[source]).format(
+    source_rows = sql.SQL(SOURCE_ROWS[source]).format(
         granularity=sql.Placeholder("granularity"), start=sql.Placeholder("start"), end=sql.Placeholder("end"),
-        scope=sql.SQL(_SCOPE_COLUMNS if scoped else ""),
+        scope=sql.SQL(SCOPE_COLUMNS if scoped else ""),
     )
     if scoped:
         grouped = _scoped_grouped(chosen, source_rows)

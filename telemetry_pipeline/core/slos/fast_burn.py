@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from telemetry_pipeline.core.kpis.catalog import CONDITIONS, METRICS_BY_NAME, Agg, Metric, Source
-from telemetry_pipeline.core.kpis.sql import _sample_condition
+from telemetry_pipeline.core.kpis.sql import sample_condition
 from telemetry_pipeline.core.slos.budgets import FAST_BURN, FastBurn, FastBurnPair
 from telemetry_pipeline.core.slos.config import RATIO_SLIS, Sli, Slo, SloCatalog
 
@@ -143,7 +143,7 @@ def _statement(source: Source, slis: list[tuple[Slo, Sli, Metric]], labels: Sequ
             " and r.ts >= m.starts_at and r.ts < m.ends_at)"
         ).format(sql.Literal(slo.name), sql.Literal(sli.name))
         inner.append(sql.SQL("(({}) and not {}) as {}").format(
-            _sample_condition(metric), silenced, sql.Identifier(f"sample_{i}")))
+            sample_condition(metric), silenced, sql.Identifier(f"sample_{i}")))
         inner.append(sql.SQL("coalesce({}, false) as {}").format(
             sql.SQL(_bad_condition(metric)), sql.Identifier(f"bad_{i}")))
         for label in labels:
