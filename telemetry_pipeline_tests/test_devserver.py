@@ -120,7 +120,10 @@ class _Lines:
     def until(self, done: Callable[[list[str]], bool], timeout: float) -> list[str]:
         deadline = time.monotonic() + timeout
         while not done(self.seen):
-            line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no such output within {timeout} s; seen:\n{''.join(self.seen)}") from None
             assert line is not None, f"process exited early:\n{''.join(self.seen)}"
             self.seen.append(line)
         return self.seen
