@@ -15,6 +15,7 @@ from playwright.sync_api import Page
 
 from telemetry_pipeline.apps.dashboard.app import create_app
 from telemetry_pipeline.apps.dashboard.server import running
+from telemetry_pipeline.core.slos.budgets import BURN_WINDOWS
 from telemetry_pipeline_tests.dashboard import paging_rows
 from telemetry_pipeline_tests.dashboard.browser import TIMEOUT_MS, open_view, wait_for_view
 from telemetry_pipeline_tests.dashboard.paging_rows import NOW
@@ -64,6 +65,9 @@ def test_budget_left_is_as_of_now_with_the_outage_of_the_open_hour(page: Page, o
     assert cells["error_budget_remaining"]["title"] == "last closed day 2025-03-09: 97.7 %"
     # 5m 30/30, 30m 180/180 -> 1000x; 1h 180/360 -> 500x; 6h 180/2160 -> 83.33x (allowed 1/1000)
     assert cells["burn"]["text"] == "1,000.00× · 1,000.00× · 500.00× · 83.33×"
+    # the tooltip keeps the closed hour's trailing rates, one per window of burn_windows.yaml
+    closed_hour = cells["burn"]["title"].split(": ", 1)[1]
+    assert [part.split(" ")[0] for part in closed_hour.split(" · ")] == [w.label for w in BURN_WINDOWS]
     assert _cells(page, "validation", "error_rate")["error_budget_remaining"]["text"] == "-774.2 %"
     assert page.locator("#paging-as-of").inner_text() == "as of 2025-03-10 12:30 UTC"
 

@@ -57,6 +57,13 @@
     return d.slice(0, 10) + (granularity === "week" ? " (week)" : "");
   }
 
+  // The closed hour's trailing burn rates, one per window of burn_windows.yaml: the API names them
+  // burn_rate_<window> (a span like 1h or 3d), in the file's order; burn_rate_day is the daily row's.
+  function closedHourRates(row) {
+    return Object.keys(row).map((k) => /^burn_rate_(\d+[mhd])$/.exec(k)).filter(Boolean)
+      .map(([k, w]) => `${w} ${fmtBurn(row[k])}`).join(" · ");
+  }
+
   function fmtBurn(v) {
     return v === null || v === undefined ? "—" : nf(2).format(v) + "×";
   }
@@ -237,7 +244,7 @@
       }
       const windows = row.now ? Object.values(row.now.burn) : [];
       const burn = el("td", { class: "num", "data-field": "burn", "data-raw": windows.map((w) => w.burn_rate).join(","),
-        title: `closed hour ${fmtPeriod(row.burn_period_start, "hour")}: 1h ${fmtBurn(row.burn_rate_1h)} · 6h ${fmtBurn(row.burn_rate_6h)} · 3d ${fmtBurn(row.burn_rate_3d)}` });
+        title: `closed hour ${fmtPeriod(row.burn_period_start, "hour")}: ${closedHourRates(row)}` });
       burn.append(row.now ? windows.map((w) => fmtBurn(w.burn_rate)).join(" · ") : (row.sli === "latency_p95" ? "n/a" : "—"));
       if (row.burn_alert) burn.append(" ", el("span", { class: `pill ${row.burn_alert}`, text: row.burn_alert, title: row.burn_alert_windows }));
       const statusText = { met: "met", violated: "violated", low_sample: `not met · n < ${row.min_sample_size}`, no_data: "no data" }[row.status];
