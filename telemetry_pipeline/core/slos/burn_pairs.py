@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telemetry_pipeline.core.slos.budgets import FAST_BURN
+from telemetry_pipeline.core.slos.budgets import BURN_RULES, BURN_WINDOWS, FAST_BURN
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,11 @@ class BurnPair:
         return f"burn-rate-{self.severity}-{self.long}-{self.short}"
 
 
-#: The page pairs are burn_windows.yaml's fast_burn pairs (what slo_fast_burn_sensor pages on);
-#: the ticket pair is the slow-burn rule of the hourly rows.
+#: The page pairs are burn_windows.yaml's fast_burn pairs (what slo_fast_burn_sensor pages on),
+#: falling back to the shortest hourly window; the ticket pairs are its two-window ticket rules of
+#: the hourly rows (the slow burn).
 BURN_PAIRS: tuple[BurnPair, ...] = (
-    *(BurnPair("page", p.long, p.short, p.threshold, fallback="1h") for p in FAST_BURN.pairs),
-    BurnPair("ticket", "3d", "6h", 1.0),
+    *(BurnPair("page", p.long, p.short, p.threshold, fallback=BURN_WINDOWS[0].label) for p in FAST_BURN.pairs),
+    *(BurnPair("ticket", r.windows[0], r.windows[1], r.threshold)
+      for r in BURN_RULES if r.alert == "ticket" and len(r.windows) == 2),
 )

@@ -16,11 +16,13 @@ from typing import Any
 
 import yaml
 
+from telemetry_pipeline.core.slos.budgets import BURN_WINDOWS, FAST_BURN
 from telemetry_pipeline.core.slos.burn_pairs import BURN_PAIRS, BurnPair
 from telemetry_pipeline.core.slos.config import Sli, Slo, SloCatalog
 
-#: Windows of the telemetry_slo_burn_rate gauge (SPEC section 12).
-WINDOWS = ("5m", "30m", "1h", "6h", "3d")
+#: Windows of the telemetry_slo_burn_rate gauge (SPEC section 12): the rolling ones of fast burn,
+#: then those of the hourly rows, each once, as burn_windows.yaml lists them.
+WINDOWS = tuple(dict.fromkeys((*FAST_BURN.windows, *(w.label for w in BURN_WINDOWS))))
 #: Labels of the scrape, dropped so one series per SLO, SLI (and scope) remains.
 DROPPED = "instance, job, granularity, window"
 
