@@ -11,10 +11,8 @@ and times, over HTTP, 20 requests of each endpoint after 2 warm-up requests:
   ranking 1y, 200 repositories      /api/ranking by provenance_availability over the year
   ranking 7d                        the same over the last week of the data
   scopes                            /api/scopes: all 200 repositories, and a prefix search
-  baseline: ranking 1y without sql/0095's index (dropped last), the plan before it existed
 
-Prints p50/p95/max per endpoint and the p95 ratio to the 200 ms budget (issue 10 item 7), and
-the baseline's p95 to the indexed ranking's.
+Prints p50/p95/max per endpoint and the p95 ratio to the 200 ms budget (issue 10 item 7).
 
     .venv/bin/python bench/dashboard_scopes.py [--repositories 200] [--database NAME]
 
@@ -43,7 +41,6 @@ from telemetry_pipeline.core.slos import sql as slo_sql
 from telemetry_pipeline.core.slos.config import DEFAULT_SLOS_FILE, load_slos
 
 TEAMS = 12
-RANKING_INDEX = Path(__file__).resolve().parents[1] / "sql" / "0095_kpi_scope_ranking.sql"
 SCOPED_SLO = {
     "name": "provenance_by_repository",
     "description": "Every repository's release builds get provenance.",
@@ -138,23 +135,14 @@ def run(url: str) -> None:
         "scopes: prefix search": "/api/scopes?dimension=repository&prefix=acme/repo-1&limit=50",
     }
     results: dict[str, float] = {}
-    baseline = "baseline: ranking 1y without sql/0095"
     print(f"load average before timing: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           "(other processes' CPU use inflates every figure below)")
     with running(create_app(url)) as base:
         for label, path in views.items():
             results[label] = timed_view(base, path, url, label)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("drop index public.idx_kpi_aggregations_scope_ranking")
-            try:
-                results[baseline] = timed_view(base, views["ranking 1y, 200 repositories"], url, baseline)
-            finally:  # a kept --database gets its index back (the migration is idempotent)
-                conn.execute(RANKING_INDEX.read_text())
     for label in views:
         print(f"ratio p95 / {BUDGET_MS:.0f} ms budget, {label}: {results[label] / BUDGET_MS:.2f} "
               f"({'within' if results[label] < BUDGET_MS else 'OVER'} budget)")
-    print(f"ratio baseline p95 / indexed ranking p95: "
-          f"{results[baseline] / results['ranking 1y, 200 repositories']:.1f}x")
 
 
 if __name__ == "__main__":

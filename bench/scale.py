@@ -20,8 +20,10 @@ with the time and load average, so a run stopped early still reports what it rea
              index on the timestamp vs a BRIN index, median of 9 hours, and both index sizes;
   backfill   a year of KPIs at hour, day and week through kpis.sql.replace_window (what the
              single-run backfill executes) vs the hand-written INSERT ... SELECT ... GROUP BY over
-             the same typed columns into a scratch table (bench/backfill.py's floor); each twice,
-             alternating, the faster counts; target ratio <= 1.5;
+             the same typed columns (bench/backfill.py's floor) into a scratch table shaped like
+             kpi_aggregations with its indexes (the write a hand-written backfill makes; target
+             ratio <= 1.5), and into an unindexed temp table (the computation alone, printed
+             too); each twice, alternating, the faster counts;
   dashboard  /api/kpis, a year at hour granularity, p95 of 20 requests; target < 200 ms;
   retention  plan + detach/drop of the oldest month (January 2025) with every KPI and SLO period
              materialised: seconds, not minutes;
@@ -185,17 +187,17 @@ def disk_per_million(url: str, n_events: int) -> float:
 
 
 def backfill(url: str) -> dict[str, float]:
-    """Seconds: the year's KPIs through the product vs the floor; then the year's SLO rows."""
-    floors, products = [], []
+    """Seconds: the year's KPIs through the product vs the two floors; then the year's SLO rows."""
+    floors, indexed_floors, products = [], [], []
     for _ in range(2):  # alternate; the faster of each counts
         floors.append(sum(backfill_bench.floor(url).values()))
+        indexed_floors.append(sum(backfill_bench.floor(url, indexed=True).values()))
         product = 0.0
         with connect(url, autocommit=True) as conn:
             for granularity in backfill_bench.ASSETS:
                 _, _, start, end = backfill_bench.year_window(granularity)
                 product += timed(lambda g=granularity, s=start, e=end: replace_kpis(conn, g, s, e))[0]
         products.append(product)
-    product, floor_total = min(products), min(floors)
     with connect(url, autocommit=True) as conn:
         catalog = load_slos()
         slos = 0.0
@@ -203,7 +205,7 @@ def backfill(url: str) -> dict[str, float]:
             _, _, start, end = backfill_bench.year_window(granularity)
             slos += timed(lambda g=granularity, s=start, e=end: replace_slos(conn, catalog, g, s, e))[0]
         conn.execute("vacuum analyze public.kpi_aggregations, public.slo_status")
-    return {"product": product, "floor": floor_total, "slos": slos}
+    return {"product": min(products), "floor": min(floors), "indexed_floor": min(indexed_floors), "slos": slos}
 
 
 def hourly_tick(url: str) -> dict[str, float]:
@@ -354,8 +356,10 @@ def main() -> None:
         step("backfill")
         results = {k: backfill(urls[k]) for k in ("small", "big")}
         big = results["big"]
-        print(f"year backfill at {args.events:,}: product {big['product']:.1f} s, hand-written SQL "
-              f"{big['floor']:.1f} s, ratio {big['product'] / big['floor']:.2f} (target <= 1.5); "
+        print(f"year backfill at {args.events:,}: product {big['product']:.1f} s; hand-written SQL into a table "
+              f"shaped like kpi_aggregations with its indexes {big['indexed_floor']:.1f} s, ratio "
+              f"{big['product'] / big['indexed_floor']:.2f} (target <= 1.5); hand-written SQL into an unindexed "
+              f"temp table (the computation alone) {big['floor']:.1f} s, ratio {big['product'] / big['floor']:.2f}; "
               f"SLO year {big['slos']:.1f} s", flush=True)
         step("dashboard")
         p95 = dashboard_p95(urls["big"])

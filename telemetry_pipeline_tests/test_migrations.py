@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import threading
 import psycopg
 import pytest
 
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.warehouse import scratch
 from telemetry_pipeline.core.warehouse.migrate import MigrationError, discover, migrate
 
@@ -43,11 +45,28 @@ def test_contract_tables_columns_and_unique_index(warehouse):
         assert {"id", "run_id", "tag", "artifact", "audited_at", "status", "duration_ms", "sha256_verified",
                 "predicate_type", "predicate_type_verified", "supabase_synced", "failure_reason", "metadata",
                 "created_at"} <= columns("slsa_audit_metrics")
-        unique = conn.execute(
-            "select indexdef from pg_indexes where tablename = 'kpi_aggregations' and indexdef like 'CREATE UNIQUE%%'"
-            " and indexdef like '%%metric_name, aggregation_period, period_start%%'"
+        # A unique index over exactly the key columns (SPEC: one row per metric, granularity,
+        # period and scope, nulls included), whatever their order in the index.
+        keys = conn.execute(
+            """
+            select array_agg(a.attname::text order by a.attname), i.indnullsnotdistinct
+            from pg_index i
+            join pg_attribute a on a.attrelid = i.indrelid
+             and a.attnum = any((i.indkey::int2[])[0:i.indnkeyatts - 1])
+            where i.indrelid = 'public.kpi_aggregations'::regclass and i.indisunique and not i.indisprimary
+            group by i.indexrelid, i.indnullsnotdistinct
+            """
         ).fetchall()
-        assert unique
+        assert (sorted(["metric_name", "aggregation_period", "period_start", "dimension", "dimension_value"]),
+                True) in [(k, nnd) for k, nnd in keys]
+        # ... and it refuses a second global row of a (metric, granularity, period).
+        row = ("x_metric", 1, "hour", "2025-01-01T00:00Z", "2025-01-01T01:00Z")
+        insert = ("insert into public.kpi_aggregations (metric_name, metric_value, aggregation_period,"
+                  " period_start, period_end) values (%s, %s, %s, %s, %s)")
+        with conn.transaction(force_rollback=True):
+            conn.execute(insert, row)
+            with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
+                conn.execute(insert, row)
 
 
 def test_audit_views_return_data(warehouse):
@@ -168,3 +187,53 @@ def test_commands_with_the_database_down_print_one_line(args):
     lines = proc.stderr.strip().splitlines()
     assert lines == [f"Error: cannot reach the warehouse at alice@127.0.0.1:{port}/warehouse_db: Connection refused"]
     assert "s3cret-pw" not in proc.stdout + proc.stderr
+
+
+def test_the_upgrade_moves_scoped_kpi_rows_to_the_scope_led_indexes(pg_server_url, tmp_path):
+    """An install migrated before sql/0115 with global and scoped KPI rows: the upgrade keeps every
+    row, leaves one unique index over the same key columns (led by the scope), drops the indexes
+    scoped rows no longer pay for, narrows the minimal schema's two indexes to the global rows, and
+    a second `db migrate` finds nothing to do."""
+    name = f"tp_mig_0115_{os.getpid()}"
+    url = _fresh_database(pg_server_url, name)
+    try:
+        for path in sorted(settings.SQL_DIR.iterdir()):
+            if path.suffix in (".sql", ".py") and path.name[:4] < "0115":
+                shutil.copy(path, tmp_path / path.name)
+        migrate(url, tmp_path)
+        rows = [("provenance_availability", 99.5, "day", "2025-03-04T00:00Z", "2025-03-05T00:00Z", None, None),
+                ("provenance_availability", 98.0, "day", "2025-03-04T00:00Z", "2025-03-05T00:00Z", "team", "mobile"),
+                ("provenance_availability", 97.0, "day", "2025-03-04T00:00Z", "2025-03-05T00:00Z",
+                 "repository", "acme/app")]
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.cursor().executemany(
+                "insert into public.kpi_aggregations (metric_name, metric_value, aggregation_period, period_start,"
+                " period_end, dimension, dimension_value) values (%s, %s, %s, %s, %s, %s, %s)", rows)
+            before = conn.execute("select id, metric_value, dimension, dimension_value from public.kpi_aggregations"
+                                  " order by id").fetchall()
+
+        assert migrate(url) == ["0115_kpi_scoped_write_indexes"]
+        assert migrate(url) == []
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            after = conn.execute("select id, metric_value, dimension, dimension_value from public.kpi_aggregations"
+                                 " order by id").fetchall()
+            indexes = dict(conn.execute(
+                "select indexname, indexdef from pg_indexes where tablename = 'kpi_aggregations'").fetchall())
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute(
+                    "insert into public.kpi_aggregations (metric_name, metric_value, aggregation_period,"
+                    " period_start, period_end, dimension, dimension_value) values (%s, %s, %s, %s, %s, %s, %s)",
+                    rows[1])
+        assert after == before
+        assert set(indexes) == {
+            "kpi_aggregations_pkey", "uq_kpi_aggregations_scope_series", "idx_kpi_aggregations_period_window",
+            "idx_kpi_aggregations_series_global", "idx_kpi_aggregations_metric_name",
+            "idx_kpi_aggregations_period_start",
+        }
+        assert indexes["uq_kpi_aggregations_scope_series"].startswith("CREATE UNIQUE INDEX")
+        assert "NULLS NOT DISTINCT" in indexes["uq_kpi_aggregations_scope_series"]
+        for spec_index in ("idx_kpi_aggregations_metric_name", "idx_kpi_aggregations_period_start"):
+            assert indexes[spec_index].endswith("WHERE (dimension IS NULL)"), indexes[spec_index]
+    finally:
+        scratch.drop_database(pg_server_url, name)

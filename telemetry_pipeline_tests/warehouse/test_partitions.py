@@ -151,7 +151,8 @@ def test_the_upgrade_rebuilds_descending_timestamp_indexes(pg_server_url, tmp_pa
             before = conn.execute(_TIMESTAMP_INDEXES).fetchall()
         assert len([d for _, d in before if " DESC" in d]) == len(before) >= 4
 
-        assert migrate(url) == ["0110_ascending_timestamp_indexes"]
+        applied = migrate(url)
+        assert applied[0] == "0110_ascending_timestamp_indexes" and all(a[:4] >= "0110" for a in applied)
 
         with psycopg.connect(url) as conn:
             after = conn.execute(_TIMESTAMP_INDEXES).fetchall()

@@ -6,7 +6,8 @@ Three reads over the scoped rows of kpi_aggregations, each answered from an inde
 - `scope_values`: the values of a dimension for the page's picker, found by walking the scoped
   series index one distinct value at a time (a "loose index scan"), so listing hundreds of
   repositories reads hundreds of index entries, not the millions of rows behind them;
-- `ranking`: a dimension's values ordered by one metric over the view's periods (sql/0095).
+- `ranking`: a dimension's values ordered by one metric over the view's periods (one probe per value
+  into the scope-led unique index, sql/0115).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def lower_is_better(metric: Metric) -> bool:
 
 # --- is the scope known? -----------------------------------------------------------------------
 
-#: One probe per granularity into the scoped series index (sql/0070), stopping at the first row.
+#: One probe per granularity into the scope-led unique index (sql/0115), stopping at the first row.
 _KNOWN = sql.SQL("""
 select exists (
   select 1 from public.kpi_aggregations
@@ -201,14 +202,22 @@ def parse_ranking_query(query: Mapping[str, list[str]], catalog: SloCatalog, now
 #: Per dimension value, over the view's periods: counts add up; every other metric is the mean of
 #: its periods weighted by their samples (exact for rates, availabilities and means, whose period
 #: values are ratios over their samples; an approximation for a p95, which needs the raw rows).
+#: The values come from the same walk as the picker's, and each value's periods of the metric
+#: from one probe into the scope-led unique index (sql/0115), index-only: a few hundred probes
+#: reading only the rows ranked, where an index of its own would cost every scoped KPI write.
 _RANKING = sql.SQL("""
-select dimension_value, {value} as value, sum(sample_size)::bigint as sample_size, count(*) as periods,
-       count(*) over () as total
-from public.kpi_aggregations
-where aggregation_period = %(granularity)s and dimension = %(dimension)s and metric_name = %(metric)s
-  and period_start >= %(origin)s and period_start < %(end)s
-  and value_float8 is not null
-group by dimension_value
+with recursive {walk}
+select v.value as dimension_value, {value} as value, sum(k.sample_size)::bigint as sample_size,
+       count(*) as periods, count(*) over () as total
+from scope_values v
+cross join lateral (
+  select value_float8, sample_size from public.kpi_aggregations
+  where aggregation_period = %(granularity)s and dimension = %(dimension)s and dimension_value = v.value
+    and metric_name = %(metric)s and period_start >= %(origin)s and period_start < %(end)s
+    and value_float8 is not null
+) k
+where v.value is not null
+group by v.value
 order by value {direction}, sample_size desc nulls last, dimension_value
 limit %(limit)s
 """)
@@ -222,6 +231,7 @@ def ranking(conn: psycopg.Connection, q: RankingQuery) -> dict[str, Any]:
     worst_first_ascending = not lower_is_better(q.metric)
     ascending = worst_first_ascending if q.order == "worst" else not worst_first_ascending
     statement = _RANKING.format(
+        walk=_WALK.format(name=sql.Identifier("scope_values"), period=sql.Placeholder("granularity")),
         value=_SUM if q.metric.agg is Agg.COUNT else _WEIGHTED,
         direction=sql.SQL("asc") if ascending else sql.SQL("desc"),
     )
