@@ -30,11 +30,9 @@ from pathlib import Path
 
 import psycopg
 import yaml
-from dashboard import BUDGET_MS, END, START, bench_database, prepare, step, timed_view
+from dashboard import BUDGET_MS, END, START, bench_database, prepare, step, timed_views
 from psycopg import sql
 
-from telemetry_pipeline.apps.dashboard.app import create_app
-from telemetry_pipeline.apps.dashboard.server import running
 from telemetry_pipeline.core.kpis.catalog import METRICS
 from telemetry_pipeline.core.settings import SLOS_FILE_ENV
 from telemetry_pipeline.core.slos import sql as slo_sql
@@ -134,12 +132,7 @@ def run(url: str) -> None:
         "scopes: all repositories": "/api/scopes?dimension=repository&limit=1000",
         "scopes: prefix search": "/api/scopes?dimension=repository&prefix=acme/repo-1&limit=50",
     }
-    results: dict[str, float] = {}
-    print(f"load average before timing: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
-          "(other processes' CPU use inflates every figure below)")
-    with running(create_app(url)) as base:
-        for label, path in views.items():
-            results[label] = timed_view(base, path, url, label)
+    results = timed_views(url, views)
     for label in views:
         print(f"ratio p95 / {BUDGET_MS:.0f} ms budget, {label}: {results[label] / BUDGET_MS:.2f} "
               f"({'within' if results[label] < BUDGET_MS else 'OVER'} budget)")

@@ -24,24 +24,10 @@ drop index if exists public.uq_kpi_aggregations_metric_period_scope;
 drop index if exists public.idx_kpi_aggregations_series_scoped;
 drop index if exists public.idx_kpi_aggregations_scope_ranking;
 
-do $$
-declare
-  spec record;
-begin
-  for spec in
-    select * from (values
-      ('idx_kpi_aggregations_metric_name', '(metric_name)'),
-      ('idx_kpi_aggregations_period_start', '(period_start desc)')
-    ) as t(index_name, columns)
-  loop
-    -- Rebuilt only while it still covers every row (no predicate): a no-op once applied.
-    if exists (select 1 from pg_index i
-               where i.indexrelid = to_regclass('public.' || spec.index_name) and i.indpred is null)
-       or to_regclass('public.' || spec.index_name) is null then
-      execute format('drop index if exists public.%I', spec.index_name);
-      execute format('create index %I on public.kpi_aggregations %s where dimension is null',
-                     spec.index_name, spec.columns);
-    end if;
-  end loop;
-end
-$$;
+-- The minimal schema's two indexes, rebuilt over the global rows (same names and columns).
+drop index if exists public.idx_kpi_aggregations_metric_name;
+create index idx_kpi_aggregations_metric_name on public.kpi_aggregations (metric_name)
+  where dimension is null;
+drop index if exists public.idx_kpi_aggregations_period_start;
+create index idx_kpi_aggregations_period_start on public.kpi_aggregations (period_start desc)
+  where dimension is null;
