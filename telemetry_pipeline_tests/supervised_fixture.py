@@ -20,7 +20,9 @@ sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind(("127.0.0.1", int(sys.argv[1])))
 sock.listen()
 grandchild = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
-print(f"ready port={sys.argv[1]} child={os.getpid()} grandchild={grandchild.pid}", flush=True)
+# One write(2) of a whole line: under PIPE_BUF bytes it cannot interleave with the other child's
+# (print may write the text and its newline separately).
+os.write(1, f"ready port={sys.argv[1]} child={os.getpid()} grandchild={grandchild.pid}\\n".encode())
 sock.accept()  # blocks until killed
 """
 

@@ -137,14 +137,14 @@ def _fixture(*ports: int) -> subprocess.Popen:
 
 
 def _ready_pids(lines: list[str]) -> list[tuple[int, int]]:
-    found = [re.search(r"ready port=\d+ child=(\d+) grandchild=(\d+)", line) for line in lines]
-    return [(int(m.group(1)), int(m.group(2))) for m in found if m]
+    found = re.findall(r"ready port=\d+ child=(\d+) grandchild=(\d+)", "".join(lines))
+    return [(int(child), int(grandchild)) for child, grandchild in found]
 
 
 def _ready_ports(lines: list[str]) -> dict[int, tuple[int, int]]:
     """child pid -> (port, grandchild pid), from the fixture's ready lines."""
-    found = [re.search(r"ready port=(\d+) child=(\d+) grandchild=(\d+)", line) for line in lines]
-    return {int(m.group(2)): (int(m.group(1)), int(m.group(3))) for m in found if m}
+    found = re.findall(r"ready port=(\d+) child=(\d+) grandchild=(\d+)", "".join(lines))
+    return {int(child): (int(port), int(grandchild)) for port, child, grandchild in found}
 
 
 def _wait_gone(pids: list[int], pgids: list[int], timeout: float = 30.0) -> None:
