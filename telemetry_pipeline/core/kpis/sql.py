@@ -46,8 +46,13 @@ SOURCE_ROWS: dict[Source, str] = {
 
 #: The scope keys of a row (SPEC section 10). A workflow scope is `<repository>/<workflow>` and
 #: needs both: it is the grouping set (period, repository, workflow), named after grouping.
+#: The scoped pass sorts its rows by these keys (grouping sets, the percentile step); in the "C"
+#: collation the sorts compare bytes and use abbreviated keys, where a database collation such as
+#: C.UTF-8 or en_US calls strcoll per comparison (measured, a year of day rows over 1M events:
+#: the events' scoped SELECT 10.0-10.5 s -> 8.5-9.2 s, the same rows). Values are unchanged,
+#: and so are the groups: equality is bytewise in every deterministic collation.
 SCOPE_COLUMNS = """,
-               m_repository as repository, m_workflow as workflow"""
+               m_repository collate "C" as repository, m_workflow collate "C" as workflow"""
 
 #: The distinct repositories of the pre-aggregated rows, each mapped to its team: the first glob
 #: (in teams-file order) that matches, else 'unowned'. A few hundred rows, joined by repository;
