@@ -19,10 +19,12 @@ With --repositories N the generator attributes every run to one of N repositorie
 --workflows-per-repository workflows (the events and audits of a run share them), a teams file
 of --teams teams is generated (overlapping globs: the first team that matches owns a
 repository), and instead of (a)/(b) the run times the year backfill as the single-run backfill
-runs it (`kpis.sql.replace_window` over the whole year, hour + day + week) twice, each in its
-own process: global-only (no scoped granularity) and with scoped rows at day and week (the
-default TELEMETRY_DIMENSION_GRANULARITIES). It prints both times, the ratio (target <= 2) and
-the peak RSS of each backfill process and of its PostgreSQL backend; run it with 20 and with
+runs it (`kpis.sql.replace_window` over the whole year, hour + day + week) three times, each in
+its own process: global-only (no scoped granularity), with scoped rows at day and week (the
+default TELEMETRY_DIMENSION_GRANULARITIES), and the write floor of the latter: the same statement
+inserting the same day/week rows into a table with no index at all. It prints the three times,
+the ratio scoped / global (target <= 2), the floor's ratio to global, and the peak RSS of each
+backfill process and of its PostgreSQL backend (--rounds 0 seeds only); run it with 20 and with
 200 repositories to see memory stay flat in the number of repositories (each N has its own
 database, so --reuse keeps both; a process's peak RSS from wait4 includes its parent's pages at
 fork, so compare runs that both reuse their data or both seed).
@@ -49,8 +51,8 @@ from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.demo.fleet import Fleet, numbered
 from telemetry_pipeline.core.demo.generate import copy_audits, copy_events
 from telemetry_pipeline.core.granularity import PERIODS
-from telemetry_pipeline.core.kpis.sql import kpi_insert, replace_window
-from telemetry_pipeline.core.scopes.teams import load_teams
+from telemetry_pipeline.core.kpis.sql import kpi_insert, replace_window, sources_with_scopes
+from telemetry_pipeline.core.scopes.teams import TeamCatalog, load_teams
 from telemetry_pipeline.core.warehouse import scratch
 from telemetry_pipeline.defs.partitions import partitions_for
 
@@ -167,9 +169,17 @@ def teams_document(fleet: Fleet, n_teams: int) -> dict:
     return {"teams": teams}
 
 
-def backfill_variant(url: str, teams_file: str, scoped: bool) -> dict[str, float]:
-    """The year's replace_window per granularity in this process; times and the backend's peak RSS."""
-    dimension_granularities = settings.DEFAULT_DIMENSION_GRANULARITIES if scoped else ()
+#: The scoped comparison's contenders: global-only, the product with scoped day/week rows, and the
+#: write floor: the same scoped rows inserted into a table with no index and no key (the cost of
+#: computing the rows and writing their heap, what no index layout of kpi_aggregations can beat).
+VARIANTS = ("global", "scoped", "unindexed")
+UNINDEXED = "public.bench_scoped_unindexed"
+
+
+def backfill_variant(url: str, teams_file: str, variant: str) -> dict[str, float]:
+    """The year's replace_window per granularity in this process; times and the backend's peak RSS.
+    For "unindexed", day and week insert the same scoped rows into UNINDEXED instead."""
+    dimension_granularities = settings.DEFAULT_DIMENSION_GRANULARITIES if variant != "global" else ()
     teams = load_teams(Path(teams_file))
     times: dict[str, float] = {}
     with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
@@ -177,12 +187,28 @@ def backfill_variant(url: str, teams_file: str, scoped: bool) -> dict[str, float
         for granularity in ASSETS:
             _, _, start, end = year_window(granularity)
             started = time.perf_counter()
-            result = replace_window(conn, granularity, start, end, teams=teams,
-                                    dimension_granularities=dimension_granularities)
+            if variant == "unindexed" and granularity in dimension_granularities:
+                times[f"{granularity}_rows"] = _insert_unindexed(conn, granularity, start, end, teams)
+            else:
+                result = replace_window(conn, granularity, start, end, teams=teams,
+                                        dimension_granularities=dimension_granularities)
+                times[f"{granularity}_rows"] = result.inserted
             times[granularity] = time.perf_counter() - started
-            times[f"{granularity}_rows"] = result.inserted
         times["backend_peak_mib"] = _peak_rss_kib(backend) / 1024
     return times
+
+
+def _insert_unindexed(conn: psycopg.Connection, granularity: str, start: datetime, end: datetime,
+                      teams: TeamCatalog) -> int:
+    """The window's rows (global and scoped, the product's statement) into a fresh UNINDEXED table."""
+    params: dict[str, object] = {"granularity": granularity, "start": start, "end": end,
+                                 "length": PERIODS[granularity], **teams.sql_params()}
+    with conn.transaction():
+        conn.execute("set local work_mem = '256MB'")
+        conn.execute(f"drop table if exists {UNINDEXED}")
+        conn.execute(f"create table {UNINDEXED} (like public.kpi_aggregations including defaults including generated)")
+        rows = conn.execute(kpi_insert(UNINDEXED, scoped=sources_with_scopes(conn, params)), params).rowcount
+    return rows
 
 
 def _peak_rss_kib(pid: int) -> float:
@@ -196,52 +222,61 @@ def _peak_rss_kib(pid: int) -> float:
     return 0.0
 
 
-def run_variant(url: str, teams_file: str, scoped: bool) -> dict[str, float]:
+def run_variant(url: str, teams_file: str, variant: str) -> dict[str, float]:
     """`backfill_variant` in a child process; its peak RSS from wait4 (this child only)."""
-    cmd = [sys.executable, __file__, "--variant", "scoped" if scoped else "global", "--url", url,
-           "--teams-file", teams_file]
+    cmd = [sys.executable, __file__, "--variant", variant, "--url", url, "--teams-file", teams_file]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"the {'scoped' if scoped else 'global-only'} backfill failed")
+        raise SystemExit(f"the {variant} backfill failed")
     figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     figures["client_peak_mib"] = usage.ru_maxrss / 1024
     return figures
 
 
+LABELS = {"global": "global only       ", "scoped": "scoped day/week   ", "unindexed": "scoped, no index  "}
+
+
 def compare_scoped(url: str, fleet: Fleet, n_teams: int, rounds: int) -> None:
-    """Global-only vs scoped year backfill, alternating, `rounds` each; the faster of each counts."""
+    """Global-only vs scoped vs the unindexed write floor, alternating, `rounds` each; the fastest
+    of each counts."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="tp-bench-teams-", delete=False) as f:
         yaml.safe_dump(teams_document(fleet, n_teams), f, sort_keys=False)
-    best: dict[bool, dict[str, float]] = {}
+    best: dict[str, dict[str, float]] = {}
     try:
         for _ in range(rounds):
-            for scoped in (False, True):
-                figures = run_variant(url, f.name, scoped)
+            for variant in VARIANTS:
+                figures = run_variant(url, f.name, variant)
                 total = sum(figures[g] for g in ASSETS)
-                label = "scoped day/week" if scoped else "global only    "
-                print(f"{label}: " + "  ".join(f"{g} {figures[g]:6.1f} s ({int(figures[g + '_rows']):,} rows)"
-                                               for g in ASSETS)
+                print(f"{LABELS[variant]}: " + "  ".join(
+                    f"{g} {figures[g]:6.1f} s ({int(figures[g + '_rows']):,} rows)" for g in ASSETS)
                       + f"  total {total:6.1f} s; peak RSS backfill process {figures['client_peak_mib']:.0f} MiB,"
-                        f" its PostgreSQL backend {figures['backend_peak_mib']:.0f} MiB")
-                if scoped not in best or total < sum(best[scoped][g] for g in ASSETS):
-                    best[scoped] = figures
+                        f" its PostgreSQL backend {figures['backend_peak_mib']:.0f} MiB", flush=True)
+                if variant not in best or total < sum(best[variant][g] for g in ASSETS):
+                    best[variant] = figures
     finally:
         os.unlink(f.name)
-    plain, scoped_figures = (sum(best[k][g] for g in ASSETS) for k in (False, True))
-    plain_dw, scoped_dw = (best[k]["day"] + best[k]["week"] for k in (False, True))
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"drop table if exists {UNINDEXED}")
+    if not best:  # --rounds 0: seed only
+        return
+    totals = {v: sum(best[v][g] for g in ASSETS) for v in VARIANTS}
+    day_week = {v: best[v]["day"] + best[v]["week"] for v in VARIANTS}
     print()
     print(f"repositories {len(fleet.repositories)} x workflows {len(fleet.workflows)}, teams {n_teams};"
           f" load average {os.getloadavg()[0]:.1f}")
-    print(f"year backfill, global only      : {plain:7.1f} s  (day + week {plain_dw:.1f} s)")
-    print(f"year backfill, scoped day/week  : {scoped_figures:7.1f} s  (day + week {scoped_dw:.1f} s)")
-    print(f"ratio scoped / global           : {scoped_figures / plain:7.2f}  (target <= 2;"
-          f" day + week alone {scoped_dw / plain_dw:.2f})")
-    print(f"peak RSS scoped backfill process: {best[True]['client_peak_mib']:.0f} MiB,"
-          f" PostgreSQL backend {best[True]['backend_peak_mib']:.0f} MiB")
+    for variant, what in (("global", "global only"), ("scoped", "scoped day/week"),
+                          ("unindexed", "scoped rows, no index")):
+        print(f"year backfill, {what:22s}: {totals[variant]:7.1f} s  (day + week {day_week[variant]:.1f} s)")
+    print(f"ratio scoped / global                : {totals['scoped'] / totals['global']:7.2f}  (target <= 2;"
+          f" day + week alone {day_week['scoped'] / day_week['global']:.2f})")
+    print(f"ratio unindexed floor / global       : {totals['unindexed'] / totals['global']:7.2f}  (the same"
+          f" rows into a table without indexes; scoped / floor {totals['scoped'] / totals['unindexed']:.2f})")
+    print(f"peak RSS scoped backfill process: {best['scoped']['client_peak_mib']:.0f} MiB,"
+          f" PostgreSQL backend {best['scoped']['backend_peak_mib']:.0f} MiB")
 
 
 def main() -> None:
@@ -253,12 +288,12 @@ def main() -> None:
     parser.add_argument("--workflows-per-repository", type=int, default=3, help="workflows of each repository")
     parser.add_argument("--teams", type=int, default=12, help="teams in the generated teams file")
     parser.add_argument("--rounds", type=int, default=1, help="scoped comparison: alternating runs of each variant")
-    parser.add_argument("--variant", choices=("global", "scoped"), help=argparse.SUPPRESS)
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--teams-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:  # the child process of run_variant
-        print(json.dumps(backfill_variant(args.url, args.teams_file, args.variant == "scoped")))
+        print(json.dumps(backfill_variant(args.url, args.teams_file, args.variant)))
         return
 
     server = scratch.server_url()
