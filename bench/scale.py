@@ -1,6 +1,7 @@
 """Benchmark: the partitioned warehouse at scale (issue 12, item 6). Not run in CI.
 
-    .venv/bin/python bench/scale.py [--events 2000000] [--ingest-events 500000] [--keep] [--db-prefix P]
+    .venv/bin/python bench/scale.py [--events 2000000] [--ingest-events 500000] [--backfill-rounds 2]
+                                    [--keep] [--db-prefix P]
 
 On scratch databases of the warehouse server (embedded PostgreSQL, or TELEMETRY_DATABASE_URL's),
 in one run, in this order (each figure printed as soon as it is measured, each step announced
@@ -15,7 +16,10 @@ with the time and load average, so a run stopped early still reports what it rea
              event_id key table (TOAST included);
   tick       one hourly tick (KPI hour window + SLO hour window replaced) at N vs at 1M events,
              median of 5 hours, each ticked twice: cold (first read) and warm (the hour's pages
-             cached, as for the hour that just ended); target ratio <= 1.5;
+             cached, as for the hour that just ended); target ratio <= 1.5; then the same ticks at
+             N vs a "dense" database whose events cover only the ticks' 17 days at the big
+             one's hourly rate (same rows per hour, a small table): what grows with the table
+             alone, apart from the hour's own rows (N/8760 of them, which any tick must read);
   brin       an hour-window aggregate on one month (a copy of the July partition) with the btree
              index on the timestamp vs a BRIN index, median of 9 hours, and both index sizes;
   backfill   a year of KPIs at hour, day and week through kpis.sql.replace_window (what the
@@ -174,6 +178,27 @@ def seed(url: str, n_events: int, label: str) -> float:
     return took
 
 
+#: The dense database's span: the tick hours with the 3-day burn window before the first one.
+DENSE_START, DENSE_END = datetime(2025, 6, 27, tzinfo=UTC), datetime(2025, 7, 14, tzinfo=UTC)
+
+
+def seed_dense(url: str, n_events: int) -> int:
+    """Events over DENSE_START..DENSE_END at the hourly rate of N events a year (and N/20 audits
+    likewise); returns the number seeded."""
+    n = round(n_events / 8760 * ((DENSE_END - DENSE_START) / timedelta(hours=1)))
+    with connect(url) as conn:
+        for table in TABLES:
+            ensure_months(conn, table, START, END)
+        conn.execute("alter table public.telemetry_events disable trigger telemetry_event_ids_insert")
+        copy_events(conn, n, DENSE_START, DENSE_END, seed=42)
+        copy_audits(conn, max(n // 20, 1), DENSE_START, DENSE_END, seed=43)
+        conn.execute("alter table public.telemetry_events enable trigger telemetry_event_ids_insert")
+        conn.commit()
+    with connect(url, autocommit=True) as conn:
+        conn.execute("vacuum analyze public.telemetry_events, public.slsa_audit_metrics")
+    return n
+
+
 def disk_per_million(url: str, n_events: int) -> float:
     """MB of telemetry_events (all partitions, indexes, TOAST) and its key table per 1M events."""
     with connect(url) as conn:
@@ -330,7 +355,7 @@ def main() -> None:
                         help="scratch database names start with this (then _small/_big/_upgrade_<pid>)")
     args = parser.parse_args()
     server = scratch.server_url()
-    names = {k: f"{args.db_prefix}_{k}_{os.getpid()}" for k in ("small", "big")}
+    names = {k: f"{args.db_prefix}_{k}_{os.getpid()}" for k in ("small", "big", "dense")}
     urls = {k: scratch.create_database(server, v) for k, v in names.items()}
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
     try:
@@ -352,6 +377,14 @@ def main() -> None:
             small, big = ticks["small"][kind], ticks["big"][kind]
             print(f"hourly tick, {kind} ({what}): {small:.0f} ms at 1M, {big:.0f} ms at {args.events:,}, "
                   f"ratio {big / small:.2f} (target <= 1.5)", flush=True)
+        step("tick at the same hourly rate")
+        dense_events = seed_dense(urls["dense"], args.events)
+        dense = hourly_tick(urls["dense"])
+        again = hourly_tick(urls["big"])
+        # warm only: the big database's tick hours were read by the step before
+        print(f"hourly tick, warm, the same rows per hour: {dense['warm']:.0f} ms with {dense_events:,} events "
+              f"(17 days), {again['warm']:.0f} ms at {args.events:,}, ratio {again['warm'] / dense['warm']:.2f}",
+              flush=True)
         brin = brin_vs_btree(urls["big"])
         print(f"hour window on one month ({brin['month_rows']:,} rows): btree {brin['btree_ms']:.1f} ms "
               f"(index {brin['btree_index_mb']:.1f} MB), BRIN {brin['brin_ms']:.1f} ms "

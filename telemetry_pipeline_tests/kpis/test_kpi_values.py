@@ -90,6 +90,7 @@ def test_empty_window_writes_nothing_and_unreadable_values_never_fail(warehouse)
         )
     with instance_for_test() as instance:
         run_partitions([kpi_aggregations_hourly], warehouse, instance, "2025-02-01-09:00", "2025-02-01-10:00")
+        run_partitions([kpi_aggregations_hourly], warehouse, instance, "2025-02-01-09:00")  # one period, empty
     with warehouse.connect() as conn:
         rows = kpi_rows(conn, "hour", datetime.fromisoformat("2025-02-01T10:00:00+00:00"))
         empty = kpi_rows(conn, "hour", datetime.fromisoformat("2025-02-01T09:00:00+00:00"))

@@ -49,17 +49,24 @@ def test_materialising_twice_changes_nothing(loaded):
     assert dupes == 0
 
 
-def test_range_run_equals_per_partition_runs(loaded):
+@pytest.mark.parametrize(("asset", "keys", "periods_with_events"), [
+    (kpi_aggregations_daily, [f"2025-01-{day:02d}" for day in range(5, 14)], 4),  # Jan 5, 6, 12, 13
+    (kpi_aggregations_hourly, ["2025-01-05-22:00", "2025-01-05-23:00", "2025-01-06-00:00", "2025-01-06-01:00",
+                               "2025-01-06-02:00"], 2),
+], ids=["day", "hour"])
+def test_range_run_equals_per_partition_runs(loaded, asset, keys, periods_with_events):
+    # A one-partition run takes the statement without GROUP BY (kpi_select one_period), a range
+    # the grouped one: the rows, values and metadata must be the same to the last digit.
     with instance_for_test() as instance:
-        run_partitions([kpi_aggregations_daily], loaded, instance, "2025-01-05", "2025-01-13")
+        run_partitions([asset], loaded, instance, keys[0], keys[-1])
         ranged = snapshot(loaded)
         with loaded.connect() as conn:
             conn.execute("truncate public.kpi_aggregations")
-        for day in range(5, 14):
-            run_partitions([kpi_aggregations_daily], loaded, instance, f"2025-01-{day:02d}")
+        for key in keys:
+            run_partitions([asset], loaded, instance, key)
         single = snapshot(loaded)
     assert ranged == single
-    assert len({row[2] for row in ranged}) == 4  # Jan 5, 6, 12, 13 hold events
+    assert len({row[2] for row in ranged}) == periods_with_events
 
 
 def test_changed_data_replaces_the_window(loaded):

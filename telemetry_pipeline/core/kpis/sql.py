@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from telemetry_pipeline.core import settings
-from telemetry_pipeline.core.granularity import PERIODS
+from telemetry_pipeline.core.granularity import PERIODS, period_start_of
 from telemetry_pipeline.core.kpis.catalog import CONDITIONS, METRICS, Agg, Metric, Source
 from telemetry_pipeline.core.scopes.teams import DIMENSIONS, TeamCatalog, load_teams
 from telemetry_pipeline.core.warehouse import one
@@ -217,7 +217,9 @@ def _scoped_grouped(chosen: list[Metric], source_rows: sql.Composable) -> sql.Co
     ).format(ctes=sql.SQL(",\n ").join(ctes), columns=sql.SQL(", ").join(columns), joined=joined)
 
 
-def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bool = False) -> sql.Composed:
+def kpi_select(
+    source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bool = False, one_period: bool = False,
+) -> sql.Composed:
     """SELECT period_start, dimension, dimension_value, metric_name, metric_value, sample_size, unit.
 
     Parameters: %(granularity)s ('hour'|'day'|'week'), %(start)s, %(end)s (timestamptz), and when
@@ -227,6 +229,11 @@ def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bo
     workflow and team value over GROUPING SETS (`_scoped_grouped`), each the catalog's own
     definition over that value's rows; a row lacking a dimension's key falls into that set's
     null group, which is dropped (it counts in the global rows only).
+
+    `one_period` (unscoped only): the window is exactly one aligned period, as every scheduled
+    tick's is, so every row belongs to %(start)s and the statement aggregates without GROUP BY:
+    no per-row period computation and no sort of the window's rows by it before the aggregates
+    (an empty window yields one row of empty samples, dropped like any empty sample).
     """
     chosen = [m for m in metrics if m.source is source]
     aggregates: list[sql.Composable] = []
@@ -245,6 +252,14 @@ def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bo
     )
     if scoped:
         grouped = _scoped_grouped(chosen, source_rows)
+    elif one_period:
+        grouped = sql.SQL(
+            """
+          select %(start)s::timestamptz as period_start, null::text as dimension,
+                 null::text as dimension_value, {aggregates}
+          from ({source_rows}) as src
+            """
+        ).format(aggregates=sql.SQL(",\n ").join(aggregates), source_rows=source_rows)
     else:
         grouped = sql.SQL(
             """
@@ -265,9 +280,12 @@ def kpi_select(source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bo
     ).format(grouped=grouped, rows=sql.SQL(", ").join(rows))
 
 
-def kpi_insert(target: str = "kpi_aggregations", scoped: Collection[Source] = ()) -> sql.Composed:
+def kpi_insert(
+    target: str = "kpi_aggregations", scoped: Collection[Source] = (), one_period: bool = False,
+) -> sql.Composed:
     """INSERT ... SELECT of every metric of every source into `target` (a table name of ours),
-    with the scoped rows of the sources in `scoped`."""
+    with the scoped rows of the sources in `scoped`; `one_period` as in `kpi_select`, for the
+    unscoped sources."""
     return sql.SQL(
         """
         insert into {target} (metric_name, metric_value, aggregation_period, period_start, period_end,
@@ -278,8 +296,8 @@ def kpi_insert(target: str = "kpi_aggregations", scoped: Collection[Source] = ()
         """
     ).format(
         target=sql.Identifier(*target.split(".")),
-        events=kpi_select(Source.EVENTS, scoped=Source.EVENTS in scoped),
-        audits=kpi_select(Source.AUDITS, scoped=Source.AUDITS in scoped),
+        events=kpi_select(Source.EVENTS, scoped=Source.EVENTS in scoped, one_period=one_period),
+        audits=kpi_select(Source.AUDITS, scoped=Source.AUDITS in scoped, one_period=one_period),
     )
 
 
@@ -369,11 +387,12 @@ def replace_window(
         )
         result.deleted = cur.rowcount
         sources = sources_with_scopes(conn, params) if scoped else frozenset()
+        one_period = period_start_of(start, granularity) == start and start + PERIODS[granularity] == end
         # What was written, counted from the INSERT's own rows rather than read back afterwards.
         written = sql.SQL(
             "with written as ({} returning period_start, dimension)"
             " select period_start, dimension, count(*) from written group by 1, 2"
-        ).format(kpi_insert("public.kpi_aggregations", scoped=sources))
+        ).format(kpi_insert("public.kpi_aggregations", scoped=sources, one_period=one_period))
         result.scoped_rows = dict.fromkeys(DIMENSIONS, 0)
         periods = set()
         for period_start, dimension, n in conn.execute(written, params):
