@@ -27,7 +27,8 @@ need podman
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/telemetry-image.XXXXXX")
 # debootstrap mounts /proc and /sys inside the root it builds; never delete through a mount.
-unmount_under() { findmnt -rn -o TARGET | grep "^$1/" | sort -r | xargs -r -n1 umount -l; }
+# (grep finds nothing when debootstrap has unmounted them itself: not an error under pipefail)
+unmount_under() { findmnt -rn -o TARGET | { grep "^$1/" || true; } | sort -r | xargs -r -n1 umount -l; }
 cleanup() { unmount_under "$WORK"; rm -rf --one-file-system "$WORK"; }
 trap cleanup EXIT
 
