@@ -149,9 +149,10 @@ def bench_ingest(url: str, n: int) -> dict[str, float]:
     return {kind: max(values) for kind, values in rates.items()}
 
 
-def seed(url: str, n_events: int, label: str) -> float:
-    """N events + N/20 audits over 2025 into monthly partitions; returns seconds (printed as soon
-    as the rows are committed, before the VACUUM ANALYZE that follows, which at 100M takes minutes)."""
+def seed(url: str, n_events: int, label: str, start: datetime = START, end: datetime = END) -> float:
+    """N events + N/20 audits over [start, end) (2025) into monthly partitions; returns seconds
+    (printed as soon as the rows are committed, before the VACUUM ANALYZE that follows, which at
+    100M takes minutes)."""
     with connect(url) as conn:
         for table in TABLES:
             ensure_months(conn, table, START, END)
@@ -165,8 +166,8 @@ def seed(url: str, n_events: int, label: str) -> float:
         # its transaction); ingest's COPYs are per chunk and keep it.
         conn.execute("alter table public.telemetry_events disable trigger telemetry_event_ids_insert")
         began = time.perf_counter()
-        copy_events(conn, n_events, START, END, seed=42)
-        copy_audits(conn, max(n_events // 20, 1), START, END, seed=43)
+        copy_events(conn, n_events, start, end, seed=42)
+        copy_audits(conn, max(n_events // 20, 1), start, end, seed=43)
         conn.execute("alter table public.telemetry_events enable trigger telemetry_event_ids_insert")
         conn.commit()
         took = time.perf_counter() - began
@@ -183,19 +184,9 @@ DENSE_START, DENSE_END = datetime(2025, 6, 27, tzinfo=UTC), datetime(2025, 7, 14
 
 
 def seed_dense(url: str, n_events: int) -> int:
-    """Events over DENSE_START..DENSE_END at the hourly rate of N events a year (and N/20 audits
-    likewise); returns the number seeded."""
+    """`seed` over DENSE_START..DENSE_END at the hourly rate of N events a year; the number seeded."""
     n = round(n_events / 8760 * ((DENSE_END - DENSE_START) / timedelta(hours=1)))
-    with connect(url) as conn:
-        for table in TABLES:
-            ensure_months(conn, table, START, END)
-        conn.execute("alter table public.telemetry_events disable trigger telemetry_event_ids_insert")
-        copy_events(conn, n, DENSE_START, DENSE_END, seed=42)
-        copy_audits(conn, max(n // 20, 1), DENSE_START, DENSE_END, seed=43)
-        conn.execute("alter table public.telemetry_events enable trigger telemetry_event_ids_insert")
-        conn.commit()
-    with connect(url, autocommit=True) as conn:
-        conn.execute("vacuum analyze public.telemetry_events, public.slsa_audit_metrics")
+    seed(url, n, "dense", DENSE_START, DENSE_END)
     return n
 
 

@@ -252,22 +252,20 @@ def kpi_select(
     )
     if scoped:
         grouped = _scoped_grouped(chosen, source_rows)
-    elif one_period:
-        grouped = sql.SQL(
-            """
-          select %(start)s::timestamptz as period_start, null::text as dimension,
-                 null::text as dimension_value, {aggregates}
-          from ({source_rows}) as src
-            """
-        ).format(aggregates=sql.SQL(",\n ").join(aggregates), source_rows=source_rows)
     else:
+        # One aligned period: every row's period is %(start)s, so no per-row period and no GROUP BY.
+        period, group_by = (
+            (sql.SQL("%(start)s::timestamptz"), sql.SQL("")) if one_period
+            else (sql.SQL("period_start"), sql.SQL("group by period_start"))
+        )
         grouped = sql.SQL(
             """
-          select period_start, null::text as dimension, null::text as dimension_value, {aggregates}
+          select {period} as period_start, null::text as dimension, null::text as dimension_value, {aggregates}
           from ({source_rows}) as src
-          group by period_start
+          {group_by}
             """
-        ).format(aggregates=sql.SQL(",\n ").join(aggregates), source_rows=source_rows)
+        ).format(period=period, aggregates=sql.SQL(",\n ").join(aggregates), source_rows=source_rows,
+                 group_by=group_by)
     return sql.SQL(
         """
         select a.period_start, a.dimension, a.dimension_value,
