@@ -172,13 +172,13 @@ def teams_document(fleet: Fleet, n_teams: int) -> dict:
     return {"teams": teams}
 
 
-#: The scoped comparison's contenders: global-only, the product with scoped day/week rows, and the
-#: write floor: the same scoped rows inserted into a table with no index and no key (the cost of
-#: computing the rows and writing their heap, what no index layout of kpi_aggregations can beat).
-#: "precomputed" is the contract's floor: the rows the scoped run wrote, already computed (staged,
-#: untimed), inserted into a table shaped like kpi_aggregations whose only index is the uniqueness
-#: SPEC section 10 requires; no statement producing those rows can write them faster than that.
-#: It reads the scoped variant's rows, so it runs after it.
+#: The scoped comparison's contenders: global-only, the product with scoped day/week rows,
+#: "unindexed": the product's statement writing the same rows into a table with no index and no
+#: key (computing the rows and writing their heap, without index maintenance), and "precomputed",
+#: the contract's floor: the rows the scoped run wrote, already computed (staged, untimed),
+#: inserted into a table shaped like kpi_aggregations whose only index is the uniqueness SPEC
+#: section 10 requires (writing alone, under the one index the contract asks for). It reads the
+#: scoped variant's rows, so it runs after it.
 VARIANTS = ("global", "scoped", "unindexed", "precomputed")
 UNINDEXED = "public.bench_scoped_unindexed"
 PRECOMPUTED = "public.bench_scoped_precomputed"
@@ -186,7 +186,7 @@ PRECOMPUTED = "public.bench_scoped_precomputed"
 
 def backfill_variant(url: str, teams_file: str, variant: str) -> dict[str, float]:
     """The year's replace_window per granularity in this process; times and the backend's peak RSS.
-    For "unindexed", day and week insert the same scoped rows into UNINDEXED instead."""
+    For "unindexed" and "precomputed", day and week write into their own tables instead (above)."""
     dimension_granularities = settings.DEFAULT_DIMENSION_GRANULARITIES if variant != "global" else ()
     teams = load_teams(Path(teams_file))
     times: dict[str, float] = {}
@@ -283,8 +283,7 @@ LABELS = {"global": "global only       ", "scoped": "scoped day/week   ", "unind
 
 
 def compare_scoped(url: str, fleet: Fleet, n_teams: int, rounds: int) -> None:
-    """Global-only vs scoped vs the unindexed write floor, alternating, `rounds` each; the fastest
-    of each counts."""
+    """The VARIANTS in turn, `rounds` each; the fastest of each counts."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="tp-bench-teams-", delete=False) as f:
         yaml.safe_dump(teams_document(fleet, n_teams), f, sort_keys=False)
     best: dict[str, dict[str, float]] = {}
