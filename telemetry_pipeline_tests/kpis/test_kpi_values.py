@@ -58,6 +58,18 @@ def test_every_metric_of_an_hour(loaded):
     assert h0["provenance_p95_duration_ms"][2] == "ms" and h0["error_rate"][2] == "percent"
 
 
+def test_every_metric_of_an_hour_ticked_alone(loaded):
+    # One partition, as every scheduled tick runs: the events statement groups the hour's rows by
+    # event type and status before the catalog's aggregates (kpi_select one_period).
+    with instance_for_test() as instance:
+        run_partitions([kpi_aggregations_hourly], loaded, instance, "2025-01-06-00:00")
+        run_partitions([kpi_aggregations_hourly], loaded, instance, "2025-01-05-23:00")
+    with loaded.connect() as conn:
+        assert_matches(kpi_rows(conn, "hour", fx.H0), fx.EXPECTED_H0, exhaustive=True)
+        assert_matches(kpi_rows(conn, "hour", fx.H0 - timedelta(hours=1)), fx.EXPECTED_PREVIOUS_HOUR,
+                       exhaustive=True)
+
+
 def test_day_and_week_percentiles_come_from_raw_rows(loaded):
     with instance_for_test() as instance:
         run_partitions([kpi_aggregations_daily], loaded, instance, "2025-01-05", "2025-01-07")

@@ -91,6 +91,16 @@ CONDITIONS: dict[Source, dict[str, str]] = {
     },
 }
 
+#: The sources whose statement of one period (every scheduled tick's) groups the period's rows
+#: first, by the typed columns that their samples (event type, status) and CONDITIONS read, the
+#: value columns aside (core/kpis/sql.py); a sample or condition must then read nothing else (a
+#: test checks it). Events only: an hour at the 100M-a-year rate holds ~11k events and 16
+#: metrics filter them two dozen ways, while its ~600 audits cost more grouped (by status and
+#: three booleans) than filtered (measured: 0.95 -> 1.30 ms).
+GROUP_COLUMNS: dict[Source, tuple[str, ...]] = {
+    Source.EVENTS: ("event_type", "status"),
+}
+
 GEN = "provenance.generation"
 VAL = "provenance.validation"
 

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.granularity import PERIODS, period_start_of
-from telemetry_pipeline.core.kpis.catalog import CONDITIONS, METRICS, Agg, Metric, Source
+from telemetry_pipeline.core.kpis.catalog import CONDITIONS, GROUP_COLUMNS, METRICS, Agg, Metric, Source
 from telemetry_pipeline.core.scopes.teams import DIMENSIONS, TeamCatalog, load_teams
 from telemetry_pipeline.core.warehouse import one
 
@@ -80,14 +80,19 @@ _GROUPING_SETS = """
           group by period_start, rollup (team, repository, workflow)"""
 
 
-def sample_condition(metric: Metric) -> sql.Composable:
-    """The rows a metric is computed over (SPEC section 5 'sample' column)."""
+def sample_condition(metric: Metric, value_known: bool = True) -> sql.Composable:
+    """The rows a metric is computed over (SPEC section 5 'sample' column).
+
+    `value_known=False` leaves out an avg's or p95's "value is not null": the condition over the
+    GROUP_COLUMNS alone, for the one-period statement's group rows, which count the non-null
+    values of each value column instead.
+    """
     parts: list[sql.Composable] = []
     if metric.event_type is not None:
         parts.append(sql.SQL("event_type = {}").format(sql.Literal(metric.event_type)))
     if metric.source is Source.EVENTS and not metric.counts_cancelled:
         parts.append(sql.SQL("status is distinct from 'cancelled'"))
-    if metric.agg in (Agg.AVG, Agg.P95):
+    if value_known and metric.agg in (Agg.AVG, Agg.P95):
         parts.append(sql.SQL("{} is not null").format(sql.Identifier(metric.value_column)))
     return sql.SQL(" and ").join(parts) if parts else sql.SQL("true")
 
@@ -217,6 +222,62 @@ def _scoped_grouped(chosen: list[Metric], source_rows: sql.Composable) -> sql.Co
     ).format(ctes=sql.SQL(",\n ").join(ctes), columns=sql.SQL(", ").join(columns), joined=joined)
 
 
+def _one_period_grouped(chosen: list[Metric], source_rows: sql.Composable, source: Source) -> sql.Composed:
+    """period_start, dimension, dimension_value, v{i}, n{i} of one aligned period (every tick's).
+
+    The period's rows are grouped by the source's GROUP_COLUMNS first (a few dozen groups: event
+    type x status), counting rows and each value column's non-null values and summing an avg's
+    column; the catalog's filtered aggregates then run over those group rows instead of
+    evaluating two dozen filters on every row. The counts add up exactly (a sum over no group is
+    null where count(*) is 0, hence the coalesce) and an avg is the float8 sum over its count,
+    the arithmetic of avg(float8). A p95 needs the raw values: one more read
+    of the period's rows, of its samples only. Measured, the events statement alone, median of
+    the tick hours, old and new alternating: an hour of 129,446 events (the rate of 1B a year)
+    68.5 -> 52.9 ms; of 14,199 (100M a year) 8.2-8.3 -> 7.0-7.5 ms; of ~110 (1M a year) 0.5 ->
+    0.7 ms, its plan being the larger part there.
+    """
+    keys = [sql.Identifier(k) for k in GROUP_COLUMNS[source]]
+    valued = sorted({m.value_column for m in chosen if m.agg in (Agg.AVG, Agg.P95)})
+    summed = sorted({m.value_column for m in chosen if m.agg is Agg.AVG})
+    counts: list[sql.Composable] = [sql.SQL("count(*) as c")]
+    counts += [sql.SQL("count({}) as {}").format(sql.Identifier(c), sql.Identifier(f"c_{c}")) for c in valued]
+    counts += [sql.SQL("sum({}) as {}").format(sql.Identifier(c), sql.Identifier(f"s_{c}")) for c in summed]
+    aggregates: list[sql.Composable] = []
+    p95: list[sql.Composable] = []
+    p95_samples: list[sql.Composable] = []
+    for i, metric in enumerate(chosen):
+        idx = sql.SQL(str(i))
+        sample = sample_condition(metric, value_known=False)
+        rows = sql.Identifier(f"c_{metric.value_column}" if metric.agg in (Agg.AVG, Agg.P95) else "c")
+        n = sql.SQL("coalesce(sum({}) filter (where {}), 0)::bigint").format(rows, sample)
+        if metric.agg is Agg.COUNT:
+            value: sql.Composable = n
+        elif metric.agg in (Agg.RATE, Agg.AVAILABILITY):
+            cond = sql.SQL(metric.condition if metric.agg is Agg.RATE else CONDITIONS[metric.source]["error"])
+            hits = sql.SQL("coalesce(sum(c) filter (where ({}) and ({})), 0)::bigint").format(sample, cond)
+            value = (sql.SQL("100.0 * {} / nullif({}, 0)") if metric.agg is Agg.RATE
+                     else sql.SQL("100.0 - 100.0 * {} / nullif({}, 0)")).format(hits, n)
+        elif metric.agg is Agg.AVG:
+            value = sql.SQL("((sum({}) filter (where {})) / nullif({}, 0)::float8)::numeric").format(
+                sql.Identifier(f"s_{metric.value_column}"), sample, n)
+        else:  # P95: from the raw values, below
+            aggregates.append(sql.SQL("{} as n{}").format(n, idx))
+            p95.append(sql.SQL("{} as v{}").format(_value_and_sample(metric)[0], idx))
+            p95_samples.append(sql.SQL("({})").format(sample_condition(metric)))
+            continue
+        aggregates.append(sql.SQL("{} as v{}, {} as n{}").format(value, idx, n, idx))
+    grouped = sql.SQL("select {keys}, {counts} from ({rows}) as src group by {keys}").format(
+        keys=sql.SQL(", ").join(keys), counts=sql.SQL(", ").join(counts), rows=source_rows)
+    out = sql.SQL(
+        "select %(start)s::timestamptz as period_start, null::text as dimension, null::text as dimension_value, *"
+        " from (select {aggregates} from ({grouped}) as g) as a"
+    ).format(aggregates=sql.SQL(", ").join(aggregates), grouped=grouped)
+    if p95:
+        out = sql.SQL("{} cross join (select {} from ({}) as src where {}) as p").format(
+            out, sql.SQL(", ").join(p95), source_rows, sql.SQL(" or ").join(p95_samples))
+    return out
+
+
 def kpi_select(
     source: Source, metrics: tuple[Metric, ...] = METRICS, scoped: bool = False, one_period: bool = False,
 ) -> sql.Composed:
@@ -231,9 +292,10 @@ def kpi_select(
     null group, which is dropped (it counts in the global rows only).
 
     `one_period` (unscoped only): the window is exactly one aligned period, as every scheduled
-    tick's is, so every row belongs to %(start)s and the statement aggregates without GROUP BY:
-    no per-row period computation and no sort of the window's rows by it before the aggregates
-    (an empty window yields one row of empty samples, dropped like any empty sample).
+    tick's is, so every row belongs to %(start)s and the statement has no GROUP BY period: no
+    per-row period computation and no sort of the window's rows by it before the aggregates (an
+    empty window yields one row of empty samples, dropped like any empty sample). A source in
+    GROUP_COLUMNS groups the period's rows by those columns first (`_one_period_grouped`).
     """
     chosen = [m for m in metrics if m.source is source]
     aggregates: list[sql.Composable] = []
@@ -252,6 +314,8 @@ def kpi_select(
     )
     if scoped:
         grouped = _scoped_grouped(chosen, source_rows)
+    elif one_period and source in GROUP_COLUMNS:
+        grouped = _one_period_grouped(chosen, source_rows, source)
     else:
         # One aligned period: every row's period is %(start)s, so no per-row period and no GROUP BY.
         period, group_by = (
