@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import re
+
+import pytest
 
 from telemetry_pipeline.core.kpis.catalog import CONDITIONS, GROUP_COLUMNS, METRICS, Agg, Metric, Source
 from telemetry_pipeline.core.kpis.sql import sample_condition
