@@ -97,21 +97,38 @@ def sample_condition(metric: Metric, value_known: bool = True) -> sql.Composable
     return sql.SQL(" and ").join(parts) if parts else sql.SQL("true")
 
 
+def _hit_condition(metric: Metric) -> sql.Composable:
+    """The rows a rate's numerator counts, or an availability's errors (catalog constants)."""
+    return sql.SQL(metric.condition if metric.agg is Agg.RATE else CONDITIONS[metric.source]["error"])
+
+
+def _value_from_counts(
+    metric: Metric, n: sql.Composable, hits: sql.Composable | None = None, total: sql.Composable | None = None,
+) -> sql.Composable:
+    """A count's, rate's, availability's or avg's value from its sample size `n` (bigint), the
+    rows `_hit_condition` counts and an avg's float8 `total`: one arithmetic for the raw rows,
+    the scoped partials and the one-period group rows, so all three give the same values (an avg
+    is float8 sum / count, as avg(float8) computes it)."""
+    if metric.agg is Agg.COUNT:
+        return n
+    if metric.agg is Agg.RATE:
+        return sql.SQL("100.0 * {} / nullif({}, 0)").format(hits, n)
+    if metric.agg is Agg.AVAILABILITY:
+        return sql.SQL("100.0 - 100.0 * {} / nullif({}, 0)").format(hits, n)
+    if metric.agg is Agg.AVG:
+        return sql.SQL("({} / nullif({}, 0)::float8)::numeric").format(total, n)
+    raise ValueError(f"{metric.name}: {metric.agg} has no value from counts")
+
+
 def _value_and_sample(metric: Metric) -> tuple[sql.Composable, sql.Composable]:
     """SQL aggregates for (value, sample size) of one metric over one period's rows."""
     sample = sample_condition(metric)
     n = sql.SQL("count(*) filter (where {})").format(sample)
     if metric.agg is Agg.COUNT:
         return n, n
-    if metric.agg is Agg.RATE:
-        cond = sql.SQL(metric.condition)  # catalog constant
-        hits = sql.SQL("count(*) filter (where ({}) and ({}))").format(sample, cond)
-        return sql.SQL("100.0 * {} / nullif({}, 0)").format(hits, n), n
-    if metric.agg is Agg.AVAILABILITY:
-        errors = sql.SQL("count(*) filter (where ({}) and ({}))").format(
-            sample, sql.SQL(CONDITIONS[metric.source]["error"])
-        )
-        return sql.SQL("100.0 - 100.0 * {} / nullif({}, 0)").format(errors, n), n
+    if metric.agg in (Agg.RATE, Agg.AVAILABILITY):
+        hits = sql.SQL("count(*) filter (where ({}) and ({}))").format(sample, _hit_condition(metric))
+        return _value_from_counts(metric, n, hits), n
     col = sql.Identifier(metric.value_column)
     if metric.agg is Agg.AVG:
         return sql.SQL("(avg({}) filter (where {}))::numeric").format(col, sample), n
@@ -135,8 +152,8 @@ def _partials(metric: Metric, i: int) -> list[sql.Composable]:
     idx = sql.SQL(str(i))
     out: list[sql.Composable] = [sql.SQL("count(*) filter (where {}) as n{}").format(sample, idx)]
     if metric.agg in (Agg.RATE, Agg.AVAILABILITY):
-        cond = sql.SQL(metric.condition if metric.agg is Agg.RATE else CONDITIONS[metric.source]["error"])
-        out.append(sql.SQL("count(*) filter (where ({}) and ({})) as h{}").format(sample, cond, idx))
+        out.append(sql.SQL("count(*) filter (where ({}) and ({})) as h{}").format(
+            sample, _hit_condition(metric), idx))
     elif metric.agg is Agg.AVG:
         out.append(sql.SQL("sum({}) filter (where {}) as s{}").format(
             sql.Identifier(metric.value_column), sample, idx))
@@ -144,21 +161,13 @@ def _partials(metric: Metric, i: int) -> list[sql.Composable]:
 
 
 def _rolled_up(metric: Metric, i: int) -> sql.Composable:
-    """v{i}, n{i} of one metric over a grouping set, from the partials, with the same arithmetic
-    (and so the same values) as `_value_and_sample` over the raw rows: counts are bigint sums;
-    an avg is float8 sum / count, as avg(float8) computes it."""
+    """v{i}, n{i} of one metric over a grouping set, from the partials, with the arithmetic of
+    `_value_from_counts` (counts are bigint sums)."""
     idx = sql.SQL(str(i))
     n = sql.SQL("sum(n{})::bigint").format(idx)
-    if metric.agg is Agg.COUNT:
-        value: sql.Composable = n
-    elif metric.agg is Agg.RATE:
-        value = sql.SQL("100.0 * sum(h{})::bigint / nullif({}, 0)").format(idx, n)
-    elif metric.agg is Agg.AVAILABILITY:
-        value = sql.SQL("100.0 - 100.0 * sum(h{})::bigint / nullif({}, 0)").format(idx, n)
-    elif metric.agg is Agg.AVG:
-        value = sql.SQL("(sum(s{}) / nullif({}, 0)::float8)::numeric").format(idx, n)
-    else:  # P95: the value comes from the percentile pass
+    if metric.agg is Agg.P95:  # the value comes from the percentile pass
         return sql.SQL("{} as n{}").format(n, idx)
+    value = _value_from_counts(metric, n, sql.SQL("sum(h{})::bigint").format(idx), sql.SQL("sum(s{})").format(idx))
     return sql.SQL("{} as v{}, {} as n{}").format(value, idx, n, idx)
 
 
@@ -250,22 +259,16 @@ def _one_period_grouped(chosen: list[Metric], source_rows: sql.Composable, sourc
         sample = sample_condition(metric, value_known=False)
         rows = sql.Identifier(f"c_{metric.value_column}" if metric.agg in (Agg.AVG, Agg.P95) else "c")
         n = sql.SQL("coalesce(sum({}) filter (where {}), 0)::bigint").format(rows, sample)
-        if metric.agg is Agg.COUNT:
-            value: sql.Composable = n
-        elif metric.agg in (Agg.RATE, Agg.AVAILABILITY):
-            cond = sql.SQL(metric.condition if metric.agg is Agg.RATE else CONDITIONS[metric.source]["error"])
-            hits = sql.SQL("coalesce(sum(c) filter (where ({}) and ({})), 0)::bigint").format(sample, cond)
-            value = (sql.SQL("100.0 * {} / nullif({}, 0)") if metric.agg is Agg.RATE
-                     else sql.SQL("100.0 - 100.0 * {} / nullif({}, 0)")).format(hits, n)
-        elif metric.agg is Agg.AVG:
-            value = sql.SQL("((sum({}) filter (where {})) / nullif({}, 0)::float8)::numeric").format(
-                sql.Identifier(f"s_{metric.value_column}"), sample, n)
-        else:  # P95: from the raw values, below
+        if metric.agg is Agg.P95:  # from the raw values, below
             aggregates.append(sql.SQL("{} as n{}").format(n, idx))
             p95.append(sql.SQL("{} as v{}").format(_value_and_sample(metric)[0], idx))
             p95_samples.append(sql.SQL("({})").format(sample_condition(metric)))
             continue
-        aggregates.append(sql.SQL("{} as v{}, {} as n{}").format(value, idx, n, idx))
+        hits = (sql.SQL("coalesce(sum(c) filter (where ({}) and ({})), 0)::bigint").format(
+            sample, _hit_condition(metric)) if metric.agg in (Agg.RATE, Agg.AVAILABILITY) else None)
+        total = (sql.SQL("(sum({}) filter (where {}))").format(sql.Identifier(f"s_{metric.value_column}"), sample)
+                 if metric.agg is Agg.AVG else None)
+        aggregates.append(sql.SQL("{} as v{}, {} as n{}").format(_value_from_counts(metric, n, hits, total), idx, n, idx))
     grouped = sql.SQL("select {keys}, {counts} from ({rows}) as src group by {keys}").format(
         keys=sql.SQL(", ").join(keys), counts=sql.SQL(", ").join(counts), rows=source_rows)
     out = sql.SQL(
