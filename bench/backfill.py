@@ -177,7 +177,8 @@ def teams_document(fleet: Fleet, n_teams: int) -> dict:
 
 #: The scoped comparison's contenders: global-only, the product with scoped day/week rows,
 #: "unindexed": the product's statement writing the same rows into a table with no index and no
-#: key (computing the rows and writing their heap, without index maintenance), and "precomputed",
+#: key (computing the rows and writing their heap, without index maintenance), "computed": its
+#: SELECT alone, the rows counted and not written (the computation), and "precomputed",
 #: the contract's floor: the rows the scoped run wrote, already computed (staged, untimed),
 #: inserted into a table shaped like kpi_aggregations whose only index is the uniqueness SPEC
 #: section 10 requires (writing alone, under the one index the contract asks for). It reads the
@@ -189,7 +190,8 @@ PRECOMPUTED = "public.bench_scoped_precomputed"
 
 def backfill_variant(url: str, teams_file: str, variant: str) -> dict[str, float]:
     """The year's replace_window per granularity in this process; times and the backend's peak RSS.
-    For "unindexed" and "precomputed", day and week write into their own tables instead (above)."""
+    For "unindexed" and "precomputed", day and week write into their own tables instead, and
+    "computed" writes none (above)."""
     dimension_granularities = settings.DEFAULT_DIMENSION_GRANULARITIES if variant != "global" else ()
     teams = load_teams(Path(teams_file))
     times: dict[str, float] = {}
@@ -225,11 +227,16 @@ def backfill_variant(url: str, teams_file: str, variant: str) -> dict[str, float
     return times
 
 
+def _window_params(granularity: str, start: datetime, end: datetime, teams: TeamCatalog) -> dict[str, object]:
+    """The parameters of the product's scoped window statement, as replace_window binds them."""
+    return {"granularity": granularity, "start": start, "end": end, "length": PERIODS[granularity],
+            **teams.sql_params()}
+
+
 def _insert_unindexed(conn: psycopg.Connection, granularity: str, start: datetime, end: datetime,
                       teams: TeamCatalog) -> int:
     """The window's rows (global and scoped, the product's statement) into a fresh UNINDEXED table."""
-    params: dict[str, object] = {"granularity": granularity, "start": start, "end": end,
-                                 "length": PERIODS[granularity], **teams.sql_params()}
+    params = _window_params(granularity, start, end, teams)
     with conn.transaction():
         conn.execute("set local work_mem = '256MB'")
         conn.execute(f"drop table if exists {UNINDEXED}")
@@ -242,8 +249,7 @@ def _count_computed(conn: psycopg.Connection, granularity: str, start: datetime,
                     teams: TeamCatalog) -> int:
     """The window's rows (global and scoped, the product's SELECT) computed and counted, not written:
     what the computation alone costs, the part of the scoped backfill no write path can remove."""
-    params: dict[str, object] = {"granularity": granularity, "start": start, "end": end,
-                                 "length": PERIODS[granularity], **teams.sql_params()}
+    params = _window_params(granularity, start, end, teams)
     with conn.transaction():
         conn.execute("set local work_mem = '256MB'")
         scoped = sources_with_scopes(conn, params)
