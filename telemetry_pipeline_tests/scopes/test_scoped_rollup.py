@@ -1,5 +1,5 @@
 """The scoped pass rolls counts and sums up from a per-(period, repository, workflow) step and
-computes percentiles over their own narrow rows: it must give exactly the rows the direct
+computes percentiles from the sample values that step gathers: it must give exactly the rows the direct
 definition gives, every raw row aggregated straight into the four grouping sets."""
 
 from __future__ import annotations
