@@ -453,9 +453,11 @@ def audit_metrics(rows: list[AuditRow]) -> dict[str, Value]:
 Key = tuple[str, str, datetime, str | None, str | None]  # metric, granularity, period, dimension, value
 
 
-def reference(events: list[Event], audits: list[Audit]) -> dict[Key, Value]:
+def reference(events: list[Event], audits: list[Audit],
+              windows: dict[str, tuple[datetime, datetime]] = WINDOWS) -> dict[Key, Value]:
+    """The expected KPI rows of `windows` (granularity -> [start, end))."""
     expected: dict[Key, Value] = {}
-    for granularity, (start, end) in WINDOWS.items():
+    for granularity, (start, end) in windows.items():
         event_groups: dict[tuple, list[EventRow]] = defaultdict(list)
         for e in events:
             if start <= e.ts < end:
