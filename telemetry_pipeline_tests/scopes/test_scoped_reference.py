@@ -494,11 +494,13 @@ SNAPSHOT = (
 )
 
 
-def materialise(conn: Any, teams_file: Path) -> dict[str, Any]:
+def materialise(conn: Any, teams_file: Path,
+                windows: dict[str, tuple[datetime, datetime]] = WINDOWS) -> dict[str, Any]:
+    """The product's KPI rows of `windows`, scoped at day and week (the default granularities)."""
     return {
         granularity: replace_window(conn, granularity, start, end, teams=load_teams(teams_file),
                                     dimension_granularities=("day", "week"))
-        for granularity, (start, end) in WINDOWS.items()
+        for granularity, (start, end) in windows.items()
     }
 
 
