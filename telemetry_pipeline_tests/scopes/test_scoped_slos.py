@@ -9,6 +9,7 @@ import pytest
 from telemetry_pipeline.core.alerting.evidence import attach_evidence
 from telemetry_pipeline.core.alerting.routing import Router
 from telemetry_pipeline.core.alerting.rules import record_alerts
+from telemetry_pipeline.core.kpis.sql import replace_window
 from telemetry_pipeline.core.scopes.teams import parse_teams
 from telemetry_pipeline.core.slos import sql as slo_sql
 from telemetry_pipeline.core.slos.config import DEFAULT_SLOS_FILE, SloConfigError, load_slos, parse_catalog
@@ -53,6 +54,35 @@ def test_a_scoped_slo_is_evaluated_per_team_with_its_own_budget(loaded):  # noqa
     assert list(global_day) == [(None, None)]
     assert global_day[(None, None)][0] == pytest.approx(100 - 100 / 7)
     assert result.violation_counts == {"gen_by_team": 1, "gen": 1}
+
+
+def test_a_scoped_slo_is_evaluated_only_at_the_dimension_granularities(loaded):  # noqa: F811
+    """Hourly scoped KPI rows written under `hour,day,week` stay in the table until their hours are
+    re-computed; under the default `day,week` the hourly evaluation gives the scoped SLO no row."""
+    window = (DAY, NEXT + timedelta(days=1))
+    with loaded.connect() as conn:
+        replace_window(conn, "hour", *window, teams=parse_teams(TEAMS, "teams.yaml"),
+                       dimension_granularities=("hour", "day", "week"))
+
+        def hourly(slo: str, granularities: tuple[str, ...]) -> dict:
+            slo_sql.replace_window(conn, CATALOG, "hour", *window, dimension_granularities=granularities)
+            return {
+                (period.hour, period.day, val): (float(v), met)
+                for period, val, v, met in conn.execute(
+                    "select period_start, dimension_value, value, met from public.slo_status"
+                    " where slo_name = %s and aggregation_period = 'hour' order by 1, 2", (slo,))
+            }
+
+        assert hourly("gen_by_team", ("day", "week")) == {}
+        # the global SLO is evaluated either way: the 7 hours of DAY with a generation and NEXT's one
+        assert len(hourly("gen", ("day", "week"))) == 8
+        # 02:00 is pay-api's failure (not an outage), 03:00 acme/web's error; 06:00 and 07:00 carry
+        # no repository, so no team
+        assert hourly("gen_by_team", ("hour", "day", "week")) == {
+            (1, 3, "payments"): (100.0, True), (2, 3, "payments"): (100.0, True),
+            (3, 3, "platform"): (0.0, False), (4, 3, "platform"): (100.0, True),
+            (5, 3, "unowned"): (100.0, True), (1, 4, "platform"): (100.0, True),
+        }
 
 
 def test_scope_is_validated_and_the_packaged_catalog_ships_a_team_slo():

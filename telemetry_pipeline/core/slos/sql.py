@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from telemetry_pipeline.core import settings
 from telemetry_pipeline.core.kpis.sql import WindowResult, check_window
 from telemetry_pipeline.core.slos import budgets
 from telemetry_pipeline.core.slos.config import SloCatalog
@@ -71,7 +72,8 @@ _ROLLING = ("error_budget_remaining", "budget_window_sample", "burn_rate", *_RAT
 def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dict[str, Any]]:
     """INSERT ... SELECT of all slo_status rows of a window, and its catalog parameters.
 
-    Further parameters: %(granularity)s, %(read_from)s, %(start)s, %(end)s.
+    Further parameters: %(granularity)s, %(read_from)s, %(start)s, %(end)s, and %(scoped)s: whether
+    the granularity is one of the dimension granularities (scoped SLOs are evaluated only there).
     """
     values, params = _catalog_values(catalog)
     present = _granularity_columns(granularity)
@@ -101,6 +103,9 @@ def slo_insert(catalog: SloCatalog, granularity: str) -> tuple[sql.Composed, dic
             on k.metric_name = c.metric_name and k.aggregation_period = %(granularity)s
            and k.period_start >= %(read_from)s and k.period_start < %(end)s
            and k.dimension is not distinct from c.scope  -- global SLO: global rows; scoped: its dimension
+           -- a scoped SLO only at the dimension granularities: scoped KPI rows left from an earlier
+           -- TELEMETRY_DIMENSION_GRANULARITIES (say hourly) are not evaluated until re-computed away
+           and (c.scope is null or %(scoped)s)
           cross join lateral (
             select exists (
               select 1 from public.slo_maintenance_windows w
@@ -179,16 +184,23 @@ MAX_LISTED_VIOLATIONS = 20
 
 
 def replace_window(
-    conn: psycopg.Connection, catalog: SloCatalog, granularity: str, start: datetime, end: datetime
+    conn: psycopg.Connection, catalog: SloCatalog, granularity: str, start: datetime, end: datetime,
+    *, dimension_granularities: tuple[str, ...] | None = None,
 ) -> SloWindowResult:
     """Re-evaluate all SLOs over [start, end) at `granularity`, replacing the window's rows.
 
     One transaction (delete + insert) under an advisory lock per granularity, as the KPI writer:
-    a crash leaves the old rows, and overlapping writers take turns.
+    a crash leaves the old rows, and overlapping writers take turns. Scoped SLOs are evaluated
+    only when `granularity` is one of `dimension_granularities` (default: the environment's
+    TELEMETRY_DIMENSION_GRANULARITIES), as SPEC section 10 has it, whatever scoped KPI rows an
+    earlier setting left in the table.
     """
     check_window(granularity, start, end)
+    if dimension_granularities is None:
+        dimension_granularities = settings.current().dimension_granularities
     statement, params = slo_insert(catalog, granularity)
-    params.update(granularity=granularity, read_from=start - budgets.LOOKBACK[granularity], start=start, end=end)
+    params.update(granularity=granularity, read_from=start - budgets.LOOKBACK[granularity], start=start, end=end,
+                  scoped=granularity in dimension_granularities)
     window = (granularity, start, end)
     result = SloWindowResult(granularity, start, end)
     with conn.transaction():
