@@ -240,7 +240,7 @@ def _insert_unindexed(conn: psycopg.Connection, granularity: str, start: datetim
     with conn.transaction():
         conn.execute("set local work_mem = '256MB'")
         conn.execute(f"drop table if exists {UNINDEXED}")
-        conn.execute(f"create table {UNINDEXED} (like public.kpi_aggregations including defaults including generated)")
+        conn.execute(f"create table {UNINDEXED} (like public.kpi_aggregations including defaults)")
         rows = conn.execute(kpi_insert(UNINDEXED, scoped=sources_with_scopes(conn, params)), params).rowcount
     return rows
 
@@ -269,7 +269,7 @@ def _insert_precomputed(conn: psycopg.Connection, granularity: str, start: datet
     order the rows are computed in)."""
     cols = sql.SQL(", ").join(map(sql.Identifier, (
         "metric_name", "metric_value", "aggregation_period", "period_start", "period_end", "dimension",
-        "dimension_value", "metadata")))
+        "dimension_value", "metadata", "sample_size", "value_float8")))
     with conn.transaction():
         conn.execute("drop table if exists pg_temp.bench_stage")
         conn.execute(sql.SQL(
@@ -279,7 +279,7 @@ def _insert_precomputed(conn: psycopg.Connection, granularity: str, start: datet
             (granularity, start, end))
         conn.execute("analyze pg_temp.bench_stage")
         conn.execute(f"drop table if exists {PRECOMPUTED}")
-        conn.execute(f"create table {PRECOMPUTED} (like public.kpi_aggregations including defaults including generated)")
+        conn.execute(f"create table {PRECOMPUTED} (like public.kpi_aggregations including defaults)")
         conn.execute(f"create unique index on {PRECOMPUTED}"
                      " (aggregation_period, dimension, dimension_value, metric_name, period_start) nulls not distinct")
     started = time.perf_counter()

@@ -95,6 +95,16 @@ def _fresh_database(server: str, name: str) -> str:
     return scratch.create_database(server, name, migrated=False)
 
 
+def _migrated_before(server: str, name: str, version: str, scratch_dir) -> str:
+    """A fresh database migrated by every file before `version`: an install of an earlier release."""
+    url = _fresh_database(server, name)
+    for path in sorted(settings.SQL_DIR.iterdir()):
+        if path.suffix in (".sql", ".py") and path.name[:4] < version:
+            shutil.copy(path, scratch_dir / path.name)
+    migrate(url, scratch_dir)
+    return url
+
+
 def test_concurrent_migrations_of_a_fresh_database_both_succeed(pg_server_url):
     # Several rounds: the race (both creating schema_migrations) needs the two to overlap.
     for round_ in range(4):
@@ -195,12 +205,8 @@ def test_the_upgrade_moves_scoped_kpi_rows_to_the_scope_led_indexes(pg_server_ur
     scoped rows no longer pay for, narrows the minimal schema's two indexes to the global rows, and
     a second `db migrate` finds nothing to do."""
     name = f"tp_mig_0115_{os.getpid()}"
-    url = _fresh_database(pg_server_url, name)
+    url = _migrated_before(pg_server_url, name, "0115", tmp_path)
     try:
-        for path in sorted(settings.SQL_DIR.iterdir()):
-            if path.suffix in (".sql", ".py") and path.name[:4] < "0115":
-                shutil.copy(path, tmp_path / path.name)
-        migrate(url, tmp_path)
         rows = [("provenance_availability", 99.5, "day", "2025-03-04T00:00Z", "2025-03-05T00:00Z", None, None),
                 ("provenance_availability", 98.0, "day", "2025-03-04T00:00Z", "2025-03-05T00:00Z", "team", "mobile"),
                 ("provenance_availability", 97.0, "day", "2025-03-04T00:00Z", "2025-03-05T00:00Z",
@@ -212,7 +218,7 @@ def test_the_upgrade_moves_scoped_kpi_rows_to_the_scope_led_indexes(pg_server_ur
             before = conn.execute("select id, metric_value, dimension, dimension_value from public.kpi_aggregations"
                                   " order by id").fetchall()
 
-        assert migrate(url) == ["0115_kpi_scoped_write_indexes"]
+        assert migrate(url)[0] == "0115_kpi_scoped_write_indexes"
         assert migrate(url) == []
 
         with psycopg.connect(url, autocommit=True) as conn:
@@ -235,5 +241,52 @@ def test_the_upgrade_moves_scoped_kpi_rows_to_the_scope_led_indexes(pg_server_ur
         assert "NULLS NOT DISTINCT" in indexes["uq_kpi_aggregations_scope_series"]
         for spec_index in ("idx_kpi_aggregations_metric_name", "idx_kpi_aggregations_period_start"):
             assert indexes[spec_index].endswith("WHERE (dimension IS NULL)"), indexes[spec_index]
+    finally:
+        scratch.drop_database(pg_server_url, name)
+
+
+def test_the_upgrade_hands_the_typed_copies_to_the_writer_and_derives_them_for_anyone_else(pg_server_url, tmp_path):
+    """An install migrated before sql/0120: the stored copies survive, the columns stop being
+    generated, a row inserted without them gets them from the trigger (the generated columns'
+    rules: a non-integer sample_size and a NaN read as null), an update of the value or metadata
+    re-derives them, a writer that gives them is taken at its word, and the KPI writer's own rows
+    carry exactly what the generated columns would have computed."""
+    name = f"tp_mig_0120_{os.getpid()}"
+    url = _migrated_before(pg_server_url, name, "0120", tmp_path)
+    try:
+        insert = ("insert into public.kpi_aggregations (metric_name, metric_value, aggregation_period,"
+                  " period_start, period_end, metadata) values (%s, %s::numeric, 'day', %s, %s, %s)")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(insert, ("event_count", "12.5", "2025-03-04T00:00Z", "2025-03-05T00:00Z",
+                                  '{"sample_size": 7, "unit": "count"}'))
+        assert migrate(url) == ["0120_kpi_writer_filled_copies"]
+        assert migrate(url) == []
+
+        copies = ("select metric_name, period_start::date::text, sample_size, value_float8"
+                  " from public.kpi_aggregations order by period_start")
+        with psycopg.connect(url, autocommit=True) as conn:
+            generated = conn.execute(
+                "select attname, attgenerated from pg_attribute where attrelid = 'public.kpi_aggregations'::regclass"
+                " and attname in ('sample_size', 'value_float8') order by attname").fetchall()
+            conn.execute(insert, ("event_count", "3", "2025-03-05T00:00Z", "2025-03-06T00:00Z",
+                                  '{"sample_size": 4, "unit": "count"}'))
+            conn.execute(insert, ("event_count", "NaN", "2025-03-06T00:00Z", "2025-03-07T00:00Z",
+                                  '{"sample_size": 2.5}'))
+            conn.execute(
+                "insert into public.kpi_aggregations (metric_name, metric_value, aggregation_period, period_start,"
+                " period_end, metadata, sample_size, value_float8)"
+                " values ('event_count', 1, 'day', '2025-03-07T00:00Z', '2025-03-08T00:00Z', '{}', 9, 1.5)")
+            stored = conn.execute(copies).fetchall()
+            conn.execute("update public.kpi_aggregations set metric_value = 8, metadata = '{\"sample_size\": 5}'"
+                         " where period_start = '2025-03-05T00:00Z'")
+            updated = conn.execute(copies).fetchall()[1]
+        assert generated == [("sample_size", ""), ("value_float8", "")]
+        assert stored == [
+            ("event_count", "2025-03-04", 7, 12.5),  # written before the upgrade, kept
+            ("event_count", "2025-03-05", 4, 3.0),  # derived by the trigger
+            ("event_count", "2025-03-06", None, None),  # not an integer; NaN
+            ("event_count", "2025-03-07", 9, 1.5),  # given
+        ]
+        assert updated == ("event_count", "2025-03-05", 5, 8.0)
     finally:
         scratch.drop_database(pg_server_url, name)

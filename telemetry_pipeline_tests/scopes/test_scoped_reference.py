@@ -570,6 +570,10 @@ def test_every_kpi_row_matches_an_independent_computation(warehouse, tmp_path: P
         again = materialise(conn, teams_file)
         conn.commit()
         rerun = conn.execute(SNAPSHOT).fetchall()
+        # the typed copies the writer fills (sql/0120) are the row's own value and sample size
+        copies = conn.execute(
+            "select count(*), count(*) filter (where sample_size is distinct from (metadata ->> 'sample_size')::bigint"
+            " or value_float8 is distinct from metric_value::float8) from public.kpi_aggregations").fetchone()
 
     problems = compare(snapshot, expected)
     assert not problems, (f"{len(problems)} of {len(expected)} expected KPI rows disagree"
@@ -577,4 +581,5 @@ def test_every_kpi_row_matches_an_independent_computation(warehouse, tmp_path: P
     assert sum(r.inserted for r in first.values()) == len(snapshot) == len(expected)
     # re-running the same windows changes nothing: the same rows, values and metadata
     assert rerun == snapshot
+    assert copies == (len(snapshot), 0)
     assert all(again[g].deleted == again[g].inserted == first[g].inserted for g in WINDOWS)

@@ -1,0 +1,186 @@
+"""Benchmark: where the scoped year backfill's write goes, by table layout (issue 10, item 7).
+
+    .venv/bin/python bench/backfill.py --repositories 200 --workflows-per-repository 3 --teams 12 --rounds 0
+    .venv/bin/python bench/scoped_write_layouts.py [--repositories 200] [--granularity day] [--rounds 2]
+
+The first command seeds the 10M-event year (tp_bench_backfill_r<N> on the warehouse server). This
+one computes the year's global and scoped rows of one granularity once with the product's SELECT
+(core/kpis/sql.py) and stages them, untimed, in two unlogged tables: one in the order the
+product's statement yields them (scope, value, period), one in period order. It then times
+inserting the same rows into fresh tables of each layout below, `--rounds` times each (the
+fastest counts), and prints each time with its ratio to the product's layout:
+
+- the product's layout before sql/0120: a copy of kpi_aggregations with every index of the
+  live table (the primary key, the scope-led unique index, the window index, the global rows'
+  partial indexes) and the float8 and sample-size copies generated from each row;
+- the same without the window index (aggregation_period, period_start);
+- the product's layout since sql/0120: the copies written by the writer (sql/0120's trigger on
+  the table, which the writer's rows skip);
+- period-led: one unique index led by (aggregation_period, period_start), which also serves the
+  window reads, no window index, rows in period order; with generated copies, then writer-filled.
+
+The staged rows are read with a plain sequential scan (synchronised scans off), so no variant
+pays a sort. Not a test: compare figures within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from telemetry_pipeline.core.demo.fleet import numbered
+from telemetry_pipeline.core.granularity import PERIODS
+from telemetry_pipeline.core.kpis.catalog import Source
+from telemetry_pipeline.core.kpis.sql import kpi_select, sources_with_scopes
+from telemetry_pipeline.core.scopes.teams import parse_teams
+from telemetry_pipeline.core.warehouse import scratch
+
+
+def _backfill_bench() -> Any:
+    """bench/backfill.py as a module: its teams file and year window, so both measure the same rows."""
+    spec = importlib.util.spec_from_file_location("backfill_bench", Path(__file__).with_name("backfill.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+COLUMNS = ("metric_name, metric_value, aggregation_period, period_start, period_end, dimension,"
+           " dimension_value, metadata")
+#: The typed copies as the releases before sql/0120 generated them (sql/0040, sql/0041).
+GENERATED_COPIES = """;
+  alter table {t} drop column sample_size, drop column value_float8;
+  alter table {t} add column sample_size bigint generated always as (
+      case when jsonb_typeof(metadata -> 'sample_size') = 'number'
+                and (metadata ->> 'sample_size') ~ '^[0-9]{{1,18}}$'
+           then (metadata ->> 'sample_size')::bigint end) stored,
+    add column value_float8 double precision
+      generated always as (public.telemetry_numeric_to_float8(metric_value)) stored"""
+#: sql/0120's trigger, which a row the writer fills skips by its WHEN clause.
+COPIES_TRIGGER = """;
+  create trigger bench_copies before insert on {t} for each row
+    when (new.sample_size is null or new.value_float8 is null) execute function public.telemetry_kpi_copies()"""
+PERIOD_LED_INDEXES = """;
+  alter table {t} add primary key (id);
+  create unique index on {t} (aggregation_period, period_start, dimension, metric_name, dimension_value)
+    include (value_float8, sample_size) nulls not distinct;
+  create index on {t} (metric_name) where dimension is null;
+  create index on {t} (period_start desc) where dimension is null;
+  create index on {t} (aggregation_period, metric_name, period_start) include (value_float8, sample_size)
+    where dimension is null"""
+#: (label, DDL after the table's columns, staged rows to read, whether the writer fills the copies).
+#: "{product_indexes}" is every index of the live kpi_aggregations, recreated on the copy.
+LAYOUTS = (
+    ("product layout, generated copies (before 0120)", GENERATED_COPIES + ";{product_indexes}",
+     "bench_layout_rows", False),
+    ("product layout, without the window index", GENERATED_COPIES + ";{product_indexes_but_window}",
+     "bench_layout_rows", False),
+    ("product layout, copies written by the writer", ";{product_indexes}" + COPIES_TRIGGER,
+     "bench_layout_rows", True),
+    ("period-led unique index only, period order", GENERATED_COPIES + PERIOD_LED_INDEXES,
+     "bench_layout_rows_by_period", False),
+    ("period-led, copies written by the writer", PERIOD_LED_INDEXES, "bench_layout_rows_by_period", True),
+)
+WINDOW_INDEX = "idx_kpi_aggregations_period_window"
+
+
+def product_indexes(conn: psycopg.Connection, table: str, skip: str | None = None) -> str:
+    """CREATE INDEX statements of the live kpi_aggregations' indexes, for `table` (ours)."""
+    statements = []
+    for name, definition in conn.execute(
+            "select indexname, indexdef from pg_indexes where schemaname = 'public'"
+            " and tablename = 'kpi_aggregations' order by indexname"):
+        if name != skip:
+            statements.append(definition.replace(f"INDEX {name} ON public.kpi_aggregations",
+                                                  f"INDEX {table}_{name} ON public.{table}"))
+    return ";\n".join(statements)
+
+
+def stage(conn: psycopg.Connection, granularity: str, teams_document: dict[str, Any],
+          start: Any, end: Any) -> int:
+    """The year's rows of `granularity`, global and scoped, as the product's INSERT would write them."""
+    params: dict[str, object] = {"granularity": granularity, "start": start, "end": end,
+                                 "length": PERIODS[granularity],
+                                 **parse_teams(teams_document, "teams.yaml").sql_params()}
+    scoped = sources_with_scopes(conn, params)
+    rows = sql.SQL(" union all ").join(kpi_select(s, scoped=s in scoped) for s in Source)
+    conn.execute("drop table if exists public.bench_layout_rows, public.bench_layout_rows_by_period")
+    conn.execute(sql.SQL(
+        "create unlogged table public.bench_layout_rows as"
+        " select metric_name, metric_value, %(granularity)s::text as aggregation_period, period_start,"
+        " period_start + %(length)s as period_end, dimension, dimension_value,"
+        " jsonb_build_object('sample_size', sample_size, 'unit', unit) as metadata, sample_size::bigint as n"
+        " from ({}) as k").format(rows), params)
+    conn.execute("create unlogged table public.bench_layout_rows_by_period as select * from public.bench_layout_rows"
+                 " order by period_start, dimension, dimension_value, metric_name")
+    count = conn.execute("select count(*) from public.bench_layout_rows").fetchone()
+    assert count is not None
+    return int(count[0])
+
+
+def insert(conn: psycopg.Connection, ddl: str, source: str, writer_filled: bool) -> float:
+    """Seconds to insert the staged rows into a fresh table built by `ddl` (our own constants)."""
+    table = "bench_layout_target"
+    conn.execute(f"drop table if exists public.{table}")
+    conn.execute(
+        f"create table public.{table} (like public.kpi_aggregations including defaults including constraints)"
+        + ddl.replace("{product_indexes}", product_indexes(conn, table))
+        .replace("{product_indexes_but_window}", product_indexes(conn, table, WINDOW_INDEX))
+        .format(t=table))
+    columns: sql.Composable = sql.SQL(COLUMNS)
+    values: sql.Composable = sql.SQL(COLUMNS)
+    if writer_filled:
+        columns = sql.SQL("{}, value_float8, sample_size").format(columns)
+        values = sql.SQL("{}, public.telemetry_numeric_to_float8(metric_value), n").format(values)
+    started = time.perf_counter()
+    conn.execute(sql.SQL("insert into public.bench_layout_target ({}) select {} from {}").format(
+        columns, values, sql.Identifier("public", source)))
+    took = time.perf_counter() - started
+    conn.execute("drop table public.bench_layout_target")
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repositories", type=int, default=200, help="the seeded fleet's repositories")
+    parser.add_argument("--workflows-per-repository", type=int, default=3)
+    parser.add_argument("--teams", type=int, default=12)
+    parser.add_argument("--granularity", choices=("day", "week"), default="day")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    bench = _backfill_bench()
+    url = scratch.create_database(scratch.server_url(), f"tp_bench_backfill_r{args.repositories}", fresh=False)
+    fleet = numbered(args.repositories, args.workflows_per_repository)
+    _, _, start, end = bench.year_window(args.granularity)
+    with psycopg.connect(url, autocommit=True, options="-c TimeZone=UTC -c synchronize_seqscans=off") as conn:
+        if conn.execute("select not exists (select 1 from public.telemetry_events)").fetchone() == (True,):
+            raise SystemExit(f"{url}: no events; seed it first with bench/backfill.py --repositories"
+                             f" {args.repositories} --rounds 0")
+        conn.execute("set work_mem = '256MB'")
+        began = time.perf_counter()
+        n = stage(conn, args.granularity, bench.teams_document(fleet, args.teams), start, end)
+        print(f"staged {n:,} {args.granularity} rows (untimed below) in {time.perf_counter() - began:.1f} s", flush=True)
+        best: dict[str, float] = {}
+        try:
+            for _ in range(args.rounds):
+                for label, ddl, source, writer_filled in LAYOUTS:
+                    took = insert(conn, ddl, source, writer_filled)
+                    print(f"  {label:48s} {took:6.1f} s", flush=True)
+                    best[label] = min(took, best.get(label, took))
+        finally:
+            conn.execute("drop table if exists public.bench_layout_rows, public.bench_layout_rows_by_period,"
+                         " public.bench_layout_target")
+    baseline = best[LAYOUTS[0][0]]
+    print()
+    for label, *_ in LAYOUTS:
+        print(f"{label:48s}: {best[label]:6.1f} s  ratio to the layout before sql/0120 {best[label] / baseline:.2f}")
+
+
+if __name__ == "__main__":
+    main()
