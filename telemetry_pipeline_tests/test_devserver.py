@@ -66,10 +66,14 @@ def test_bootstrap_materialises_the_window_once_and_seeds_nothing_external(wareh
         assert devserver.missing_ranges(env, 1) == []  # nothing left to catch up
         # The partitions start on the first day with data, in the Dagster processes too.
         assert env[settings.PARTITIONS_START_ENV] == f"{first_day}"
+        # The weekly partitions start on the Monday of that day's week, and a week has a partition
+        # once it has closed: from Thursday to Sunday, three days back is still this week.
+        monday = first_day - timedelta(days=first_day.weekday())
+        week_closed = datetime(monday.year, monday.month, monday.day, tzinfo=UTC) + timedelta(days=7) <= datetime.now(UTC)
         assert _first_partition_keys(env) == {
             "hour": f"{first_day}-00:00",
             "day": f"{first_day}",
-            "week": f"{first_day - timedelta(days=first_day.weekday())}",
+            "week": f"{monday}" if week_closed else None,
         }
         # The window starts at 00:00 UTC of its first day: that day's first hour is materialised too.
         assert f"{datetime.now(UTC) - timedelta(days=1):%Y-%m-%d}-00:00" in _materialized(env, monkeypatch)
@@ -236,8 +240,9 @@ def test_dev_with_its_ports_taken_exits_before_bootstrapping(warehouse_url):
     assert "applied" not in proc.stdout and "materialising" not in proc.stdout
 
 
-def _first_partition_keys(env: dict[str, str]) -> dict[str, str]:
-    """The first partition key of each granularity as a Dagster process started with `env` sees it."""
+def _first_partition_keys(env: dict[str, str]) -> dict[str, str | None]:
+    """The first partition key of each granularity as a Dagster process started with `env` sees it
+    (None: no partition yet)."""
     code = (
         "import json; from telemetry_pipeline.definitions import defs; "
         "g = defs.get_repository_def().asset_graph; "
