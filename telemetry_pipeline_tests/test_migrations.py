@@ -249,8 +249,8 @@ def test_the_upgrade_hands_the_typed_copies_to_the_writer_and_derives_them_for_a
     """An install migrated before sql/0120: the stored copies survive, the columns stop being
     generated, a row inserted without them gets them from the trigger (the generated columns'
     rules: a non-integer sample_size and a NaN read as null), an update of the value or metadata
-    re-derives them, a writer that gives them is taken at its word, and the KPI writer's own rows
-    carry exactly what the generated columns would have computed."""
+    re-derives them, and a writer that gives them is taken at its word. (That the KPI writer's own
+    rows carry their value and sample size is checked on every row by scopes/test_scoped_reference.)"""
     name = f"tp_mig_0120_{os.getpid()}"
     url = _migrated_before(pg_server_url, name, "0120", tmp_path)
     try:
