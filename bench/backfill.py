@@ -21,13 +21,15 @@ of --teams teams is generated (overlapping globs: the first team that matches ow
 repository), and instead of (a)/(b) the run times the year backfill as the single-run backfill
 runs it (`kpis.sql.replace_window` over the whole year, hour + day + week) five times, each in
 its own process: global-only (no scoped granularity), with scoped rows at day and week (the
-default TELEMETRY_DIMENSION_GRANULARITIES), and three floors of the latter: the same statement
+default TELEMETRY_DIMENSION_GRANULARITIES; --dimension-granularities week times the lighter
+setting an operator can choose), and three floors of the latter: the same statement
 inserting the same day/week rows into a table with no index at all; its SELECT alone, the rows
 computed and counted but not written (the computation no write path removes); and the
 contract's floor, those rows already computed and only inserted into a table whose one index is
 the uniqueness SPEC section 10 requires (the hour computed as in the others). Each starts, untimed,
 with no KPI rows where it writes (a first backfill, not a re-run over another variant's rows). It prints the five
-times, the ratio scoped / global (target <= 2), the floors' ratios to global, and the peak RSS of each
+times, the ratio scoped / global (target <= 2), the floors' ratios to global, the server's version and
+bulk-write settings, and the peak RSS of each
 backfill process and of its PostgreSQL backend (--rounds 0 seeds only); run it with 20 and with
 200 repositories to see memory stay flat in the number of repositories (each N has its own
 database, so --reuse keeps both; a process's peak RSS from wait4 includes its parent's pages at
@@ -188,22 +190,25 @@ UNINDEXED = "public.bench_scoped_unindexed"
 PRECOMPUTED = "public.bench_scoped_precomputed"
 
 
-def backfill_variant(url: str, teams_file: str, variant: str) -> dict[str, float]:
+def backfill_variant(url: str, teams_file: str, variant: str,
+                     scoped_granularities: tuple[str, ...] = settings.DEFAULT_DIMENSION_GRANULARITIES,
+                     ) -> dict[str, float]:
     """The year's replace_window per granularity in this process; times and the backend's peak RSS.
-    For "unindexed" and "precomputed", day and week write into their own tables instead, and
-    "computed" writes none (above)."""
-    dimension_granularities = settings.DEFAULT_DIMENSION_GRANULARITIES if variant != "global" else ()
+    For "unindexed" and "precomputed", the scoped granularities write into their own tables
+    instead, and "computed" writes none (above)."""
+    dimension_granularities = scoped_granularities if variant != "global" else ()
     teams = load_teams(Path(teams_file))
     times: dict[str, float] = {}
     # Every variant starts from the same state, untimed: no KPI rows where it writes into
     # kpi_aggregations. Otherwise a variant's window delete would be timed removing what the one
     # before it wrote (a global-only run after a scoped one deletes 6.7M scoped rows). The floors
-    # keep the scoped run's day and week rows, which "precomputed" stages.
+    # keep the scoped run's rows of the scoped granularities, which "precomputed" stages.
     with psycopg.connect(url, autocommit=True) as conn:
         if variant in ("global", "scoped"):
             conn.execute("truncate public.kpi_aggregations")
         else:
-            conn.execute("delete from public.kpi_aggregations where aggregation_period = 'hour'")
+            conn.execute("delete from public.kpi_aggregations where aggregation_period <> all(%s)",
+                         (list(dimension_granularities),))
             conn.execute("vacuum public.kpi_aggregations")
     with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
         backend = conn.info.backend_pid
@@ -300,9 +305,10 @@ def _peak_rss_kib(pid: int) -> float:
     return 0.0
 
 
-def run_variant(url: str, teams_file: str, variant: str) -> dict[str, float]:
+def run_variant(url: str, teams_file: str, variant: str, scoped_granularities: tuple[str, ...]) -> dict[str, float]:
     """`backfill_variant` in a child process; its peak RSS from wait4 (this child only)."""
-    cmd = [sys.executable, __file__, "--variant", variant, "--url", url, "--teams-file", teams_file]
+    cmd = [sys.executable, __file__, "--variant", variant, "--url", url, "--teams-file", teams_file,
+           "--dimension-granularities", ",".join(scoped_granularities)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     out = proc.stdout.read()
@@ -315,12 +321,24 @@ def run_variant(url: str, teams_file: str, variant: str) -> dict[str, float]:
     return figures
 
 
-LABELS = {"global": "global only        ", "scoped": "scoped day/week    ",
+LABELS = {"global": "global only        ", "scoped": "scoped             ",
           "unindexed": "scoped, no index   ", "computed": "scoped, not written",
           "precomputed": "scoped, rows given "}
+#: The server settings a bulk write depends on, printed with the figures so runs on differently
+#: sized servers are not compared unawares.
+SERVER_SETTINGS = ("shared_buffers", "max_wal_size", "wal_compression", "work_mem", "max_parallel_workers_per_gather")
 
 
-def compare_scoped(url: str, fleet: Fleet, n_teams: int, rounds: int) -> None:
+def server_settings(url: str) -> str:
+    """The server's version and SERVER_SETTINGS, one line."""
+    with psycopg.connect(url) as conn:
+        version = conn.execute("show server_version").fetchone()
+        shown = [f"{name} {conn.execute(sql.SQL('show {}').format(sql.Identifier(name))).fetchone()[0]}"  # type: ignore[index]
+                 for name in SERVER_SETTINGS]
+    return f"PostgreSQL {version[0] if version else '?'}: " + ", ".join(shown)
+
+
+def compare_scoped(url: str, fleet: Fleet, n_teams: int, rounds: int, scoped_granularities: tuple[str, ...]) -> None:
     """The VARIANTS in turn, `rounds` each; the fastest of each counts."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="tp-bench-teams-", delete=False) as f:
         yaml.safe_dump(teams_document(fleet, n_teams), f, sort_keys=False)
@@ -328,7 +346,7 @@ def compare_scoped(url: str, fleet: Fleet, n_teams: int, rounds: int) -> None:
     try:
         for _ in range(rounds):
             for variant in VARIANTS:
-                figures = run_variant(url, f.name, variant)
+                figures = run_variant(url, f.name, variant, scoped_granularities)
                 total = sum(figures[g] for g in ASSETS)
                 print(f"{LABELS[variant]}: " + "  ".join(
                     f"{g} {figures[g]:6.1f} s ({int(figures[g + '_rows']):,} rows)" for g in ASSETS)
@@ -343,31 +361,41 @@ def compare_scoped(url: str, fleet: Fleet, n_teams: int, rounds: int) -> None:
             conn.execute(f"drop table if exists {PRECOMPUTED}")
     if not best:  # --rounds 0: seed only
         return
+    part = " + ".join(scoped_granularities)
     totals = {v: sum(best[v][g] for g in ASSETS) for v in VARIANTS}
-    day_week = {v: best[v]["day"] + best[v]["week"] for v in VARIANTS}
+    scoped_part = {v: sum(best[v][g] for g in scoped_granularities) for v in VARIANTS}
     print()
-    print(f"repositories {len(fleet.repositories)} x workflows {len(fleet.workflows)}, teams {n_teams};"
-          f" load average {os.getloadavg()[0]:.1f}")
-    for variant, what in (("global", "global only"), ("scoped", "scoped day/week"),
+    print(f"repositories {len(fleet.repositories)} x workflows {len(fleet.workflows)}, teams {n_teams},"
+          f" scoped granularities {','.join(scoped_granularities)}; load average {os.getloadavg()[0]:.1f}")
+    print(server_settings(url))
+    for variant, what in (("global", "global only"), ("scoped", f"scoped {','.join(scoped_granularities)}"),
                           ("unindexed", "scoped rows, no index"), ("computed", "scoped rows, not written"),
                           ("precomputed", "scoped rows given")):
-        print(f"year backfill, {what:24s}: {totals[variant]:7.1f} s  (day + week {day_week[variant]:.1f} s)")
+        print(f"year backfill, {what:24s}: {totals[variant]:7.1f} s  ({part} {scoped_part[variant]:.1f} s)")
     print(f"ratio scoped / global                  : {totals['scoped'] / totals['global']:7.2f}  (target <= 2;"
-          f" day + week alone {day_week['scoped'] / day_week['global']:.2f})")
+          f" {part} alone {scoped_part['scoped'] / scoped_part['global']:.2f})")
     print(f"ratio unindexed floor / global         : {totals['unindexed'] / totals['global']:7.2f}  (the same"
           f" rows into a table without indexes; scoped / floor {totals['scoped'] / totals['unindexed']:.2f})")
-    # The hour is the same work in every variant; the budget's share of day + week is what the
-    # global-only run leaves of 2x after its own hour.
-    budget = 2 * totals["global"] - best["global"]["hour"]
+    # The unscoped granularities are the same work in every variant; the budget of the scoped
+    # ones is what the global-only run leaves of 2x after its own unscoped ones.
+    budget = 2 * totals["global"] - (totals["global"] - scoped_part["global"])
     print(f"ratio computation alone / global       : {totals['computed'] / totals['global']:7.2f}  (the same"
-          f" SELECT, its rows counted and not written: day + week {day_week['computed']:.1f} s of the"
-          f" {budget:.1f} s the 2x budget leaves them after the hour, {budget - day_week['computed']:.1f} s"
-          f" left for writing them)")
-    print(f"ratio contract floor / global          : {totals['precomputed'] / totals['global']:7.2f}  (the hour"
-          f" computed, the day/week rows already computed and only inserted under the unique index SPEC"
-          f" section 10 requires)")
+          f" SELECT, its rows counted and not written: {part} {scoped_part['computed']:.1f} s of the"
+          f" {budget:.1f} s the 2x budget leaves them after the other granularities,"
+          f" {budget - scoped_part['computed']:.1f} s left for writing them)")
+    print(f"ratio contract floor / global          : {totals['precomputed'] / totals['global']:7.2f}  (the"
+          f" unscoped granularities computed, the {part} rows already computed and only inserted under"
+          f" the unique index SPEC section 10 requires)")
     print(f"peak RSS scoped backfill process: {best['scoped']['client_peak_mib']:.0f} MiB,"
           f" PostgreSQL backend {best['scoped']['backend_peak_mib']:.0f} MiB")
+
+
+def dimension_granularities(raw: str) -> tuple[str, ...]:
+    """--dimension-granularities, parsed by the product's own TELEMETRY_DIMENSION_GRANULARITIES rules."""
+    try:
+        return settings.Settings({settings.DIMENSION_GRANULARITIES_ENV: raw}).dimension_granularities
+    except settings.SettingsError as err:
+        raise SystemExit(f"--dimension-granularities: {err}") from None
 
 
 def main() -> None:
@@ -378,13 +406,16 @@ def main() -> None:
                         help="attribute runs to this many repositories and compare scoped vs global-only backfill")
     parser.add_argument("--workflows-per-repository", type=int, default=3, help="workflows of each repository")
     parser.add_argument("--teams", type=int, default=12, help="teams in the generated teams file")
+    parser.add_argument("--dimension-granularities", default=",".join(settings.DEFAULT_DIMENSION_GRANULARITIES),
+                        help="the scoped variants' TELEMETRY_DIMENSION_GRANULARITIES (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=1, help="scoped comparison: alternating runs of each variant")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--teams-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    scoped_granularities = dimension_granularities(args.dimension_granularities)
     if args.variant:  # the child process of run_variant
-        print(json.dumps(backfill_variant(args.url, args.teams_file, args.variant)))
+        print(json.dumps(backfill_variant(args.url, args.teams_file, args.variant, scoped_granularities)))
         return
 
     server = scratch.server_url()
@@ -393,7 +424,7 @@ def main() -> None:
     if args.repositories:
         fleet = numbered(args.repositories, args.workflows_per_repository)
         seed(url, args.events, args.reuse, fleet)
-        compare_scoped(url, fleet, args.teams, args.rounds)
+        compare_scoped(url, fleet, args.teams, args.rounds, scoped_granularities)
         return
     dagster_url = scratch.dagster_storage_url(
         scratch.create_database(server, name + "_dagster", migrated=False))
