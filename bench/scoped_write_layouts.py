@@ -4,8 +4,8 @@
     .venv/bin/python bench/scoped_write_layouts.py [--repositories 200] [--granularity day] [--rounds 2]
 
 The first command seeds the 10M-event year (tp_bench_backfill_r<N> on the warehouse server). This
-one computes the year's global and scoped rows of one granularity once with the product's SELECT
-(core/kpis/sql.py) and stages them, untimed, in two unlogged tables: one in the order the
+one computes the year's global and scoped rows of one granularity once with the product's INSERT
+(core/kpis/sql.py, typed copies included) and stages them, untimed, in two unlogged tables: one in the order the
 product's statement yields them (scope, value, period), one in period order. It then times
 inserting the same rows into fresh tables of each layout below, `--rounds` times each (the
 fastest counts), and prints each time with its ratio to the product's layout:
@@ -35,9 +35,7 @@ import psycopg
 from psycopg import sql
 
 from telemetry_pipeline.core.demo.fleet import numbered
-from telemetry_pipeline.core.granularity import PERIODS
-from telemetry_pipeline.core.kpis.catalog import Source
-from telemetry_pipeline.core.kpis.sql import kpi_select, sources_with_scopes
+from telemetry_pipeline.core.kpis.sql import kpi_insert, sources_with_scopes
 from telemetry_pipeline.core.scopes.teams import parse_teams
 from telemetry_pipeline.core.warehouse import scratch
 
@@ -102,26 +100,17 @@ def product_indexes(conn: psycopg.Connection, table: str, skip: str | None = Non
     return ";\n".join(statements)
 
 
-def stage(conn: psycopg.Connection, granularity: str, teams_document: dict[str, Any],
-          start: Any, end: Any) -> int:
-    """The year's rows of `granularity`, global and scoped, as the product's INSERT would write them."""
-    params: dict[str, object] = {"granularity": granularity, "start": start, "end": end,
-                                 "length": PERIODS[granularity],
-                                 **parse_teams(teams_document, "teams.yaml").sql_params()}
-    scoped = sources_with_scopes(conn, params)
-    rows = sql.SQL(" union all ").join(kpi_select(s, scoped=s in scoped) for s in Source)
+def stage(conn: psycopg.Connection, params: dict[str, object]) -> int:
+    """The year's rows of one granularity (`params` as replace_window binds them), global and
+    scoped, written by the product's own INSERT into an unlogged copy of the table (its typed
+    copies included), then a copy of those in period order."""
     conn.execute("drop table if exists public.bench_layout_rows, public.bench_layout_rows_by_period")
-    conn.execute(sql.SQL(
-        "create unlogged table public.bench_layout_rows as"
-        " select metric_name, metric_value, %(granularity)s::text as aggregation_period, period_start,"
-        " period_start + %(length)s as period_end, dimension, dimension_value,"
-        " jsonb_build_object('sample_size', sample_size, 'unit', unit) as metadata, sample_size::bigint as n"
-        " from ({}) as k").format(rows), params)
+    conn.execute("create unlogged table public.bench_layout_rows (like public.kpi_aggregations including defaults)")
+    count = conn.execute(kpi_insert("public.bench_layout_rows", scoped=sources_with_scopes(conn, params)),
+                         params).rowcount
     conn.execute("create unlogged table public.bench_layout_rows_by_period as select * from public.bench_layout_rows"
                  " order by period_start, dimension, dimension_value, metric_name")
-    count = conn.execute("select count(*) from public.bench_layout_rows").fetchone()
-    assert count is not None
-    return int(count[0])
+    return count
 
 
 def insert(conn: psycopg.Connection, ddl: str, source: str, writer_filled: bool) -> float:
@@ -133,14 +122,12 @@ def insert(conn: psycopg.Connection, ddl: str, source: str, writer_filled: bool)
         + ddl.replace("{product_indexes}", product_indexes(conn, table))
         .replace("{product_indexes_but_window}", product_indexes(conn, table, WINDOW_INDEX))
         .format(t=table))
-    columns: sql.Composable = sql.SQL(COLUMNS)
-    values: sql.Composable = sql.SQL(COLUMNS)
-    if writer_filled:
-        columns = sql.SQL("{}, value_float8, sample_size").format(columns)
-        values = sql.SQL("{}, public.telemetry_numeric_to_float8(metric_value), n").format(values)
+    # The writer-filled layouts compute value_float8 in the timed insert, as the product's does.
+    columns = COLUMNS + (", sample_size, value_float8" if writer_filled else "")
+    values = COLUMNS + (", sample_size, public.telemetry_numeric_to_float8(metric_value)" if writer_filled else "")
     started = time.perf_counter()
     conn.execute(sql.SQL("insert into public.bench_layout_target ({}) select {} from {}").format(
-        columns, values, sql.Identifier("public", source)))
+        sql.SQL(columns), sql.SQL(values), sql.Identifier("public", source)))
     took = time.perf_counter() - started
     conn.execute("drop table public.bench_layout_target")
     return took
@@ -164,7 +151,8 @@ def main() -> None:
                              f" {args.repositories} --rounds 0")
         conn.execute("set work_mem = '256MB'")
         began = time.perf_counter()
-        n = stage(conn, args.granularity, bench.teams_document(fleet, args.teams), start, end)
+        teams = parse_teams(bench.teams_document(fleet, args.teams), "teams.yaml")
+        n = stage(conn, bench._window_params(args.granularity, start, end, teams))
         print(f"staged {n:,} {args.granularity} rows (untimed below) in {time.perf_counter() - began:.1f} s", flush=True)
         best: dict[str, float] = {}
         try:
