@@ -17,10 +17,24 @@ fastest counts), and prints each time with its ratio to the product's layout:
 - the product's layout since sql/0120: the copies written by the writer (sql/0120's trigger on
   the table, which the writer's rows skip);
 - period-led: one unique index led by (aggregation_period, period_start), which also serves the
-  window reads, no window index, rows in period order; with generated copies, then writer-filled.
+  window reads, no window index, rows in period order; with generated copies, then writer-filled;
+- the product's indexes built after the rows: the rows inserted into a table with no index,
+  then every index of the live table created by sorting them (timed together). That is the
+  bound of a write that swaps a freshly built partition in instead of inserting into the
+  indexed table (which kpi_aggregations' `id` primary key rules out as it stands: a partitioned
+  table's primary key must include the partition key).
 
 The staged rows are read with a plain sequential scan (synchronised scans off), so no variant
-pays a sort. Not a test: compare figures within one run.
+pays a sort.
+
+With --with-computation it times instead, in each round, the year's rows computed and written
+in one go, both ways: the product's INSERT ... SELECT into a fresh copy of the table with all
+its indexes (the statement replace_window runs; its SELECT runs without parallel workers on
+PostgreSQL 15), and the same SELECT through a parallel CREATE TABLE AS into a table with no
+index, its columns made NOT NULL and every index of the live table then built from the rows.
+The second is an optimistic bound of writing through a partition swap: its ids come from
+row_number(), because nextval() would make the SELECT run without workers.
+Not a test: compare figures within one run.
 """
 
 from __future__ import annotations
@@ -35,7 +49,7 @@ import psycopg
 from psycopg import sql
 
 from telemetry_pipeline.core.demo.fleet import numbered
-from telemetry_pipeline.core.kpis.sql import kpi_insert, sources_with_scopes
+from telemetry_pipeline.core.kpis.sql import WRITTEN_COLUMNS, kpi_insert, kpi_rows, sources_with_scopes
 from telemetry_pipeline.core.scopes.teams import parse_teams
 from telemetry_pipeline.core.warehouse import scratch
 
@@ -73,7 +87,9 @@ PERIOD_LED_INDEXES = """;
   create index on {t} (aggregation_period, metric_name, period_start) include (value_float8, sample_size)
     where dimension is null"""
 #: (label, DDL after the table's columns, staged rows to read, whether the writer fills the copies).
-#: "{product_indexes}" is every index of the live kpi_aggregations, recreated on the copy.
+#: "{product_indexes}" is every index of the live kpi_aggregations, recreated on the copy; DDL
+#: after AFTER_ROWS runs once the rows are in, inside the timing.
+AFTER_ROWS = ";-- after the rows"
 LAYOUTS = (
     ("product layout, generated copies (before 0120)", GENERATED_COPIES + ";{product_indexes}",
      "bench_layout_rows", False),
@@ -84,6 +100,8 @@ LAYOUTS = (
     ("period-led unique index only, period order", GENERATED_COPIES + PERIOD_LED_INDEXES,
      "bench_layout_rows_by_period", False),
     ("period-led, copies written by the writer", PERIOD_LED_INDEXES, "bench_layout_rows_by_period", True),
+    ("product indexes built after the rows", AFTER_ROWS + ";{product_indexes}" + COPIES_TRIGGER,
+     "bench_layout_rows", True),
 )
 WINDOW_INDEX = "idx_kpi_aggregations_period_window"
 
@@ -117,19 +135,59 @@ def insert(conn: psycopg.Connection, ddl: str, source: str, writer_filled: bool)
     """Seconds to insert the staged rows into a fresh table built by `ddl` (our own constants)."""
     table = "bench_layout_target"
     conn.execute(f"drop table if exists public.{table}")
+    before, _, after = (ddl.replace("{product_indexes}", product_indexes(conn, table))
+                        .replace("{product_indexes_but_window}", product_indexes(conn, table, WINDOW_INDEX))
+                        .format(t=table).partition(AFTER_ROWS))
     conn.execute(
         f"create table public.{table} (like public.kpi_aggregations including defaults including constraints)"
-        + ddl.replace("{product_indexes}", product_indexes(conn, table))
-        .replace("{product_indexes_but_window}", product_indexes(conn, table, WINDOW_INDEX))
-        .format(t=table))
+        + before)
     # The writer-filled layouts compute value_float8 in the timed insert, as the product's does.
     columns = COLUMNS + (", sample_size, value_float8" if writer_filled else "")
     values = COLUMNS + (", sample_size, public.telemetry_numeric_to_float8(metric_value)" if writer_filled else "")
     started = time.perf_counter()
     conn.execute(sql.SQL("insert into public.bench_layout_target ({}) select {} from {}").format(
         sql.SQL(columns), sql.SQL(values), sql.Identifier("public", source)))
+    if after:
+        conn.execute(after.lstrip(";"))
     took = time.perf_counter() - started
     conn.execute("drop table public.bench_layout_target")
+    return took
+
+
+def indexed_copy(conn: psycopg.Connection, table: str) -> None:
+    """A fresh, empty copy of kpi_aggregations named `table` (ours), with every index of the live
+    table and sql/0120's trigger."""
+    conn.execute(f"drop table if exists public.{table}")
+    conn.execute(f"create table public.{table} (like public.kpi_aggregations including defaults including constraints);"
+                 + product_indexes(conn, table) + COPIES_TRIGGER.format(t=table))
+
+
+def computed(conn: psycopg.Connection, params: dict[str, object]) -> dict[str, float]:
+    """Seconds to compute and write the window's rows of `params`, the product's way and by a
+    parallel CREATE TABLE AS with the indexes built afterwards (the module's docstring)."""
+    scoped = sources_with_scopes(conn, params)
+    table = "bench_layout_target"
+    indexed_copy(conn, table)
+    started = time.perf_counter()
+    conn.execute(kpi_insert(f"public.{table}", scoped=scoped), params)
+    took = {"product INSERT into the indexed table": time.perf_counter() - started}
+    conn.execute(f"drop table public.{table}")
+    columns = sql.SQL(", ").join(map(sql.Identifier, WRITTEN_COLUMNS))
+    started = time.perf_counter()
+    conn.execute(sql.SQL("create table public.{} as select row_number() over () as id, r.*, now() as created_at"
+                                 " from ({}) as r ({})").format(
+        sql.Identifier(table), kpi_rows(scoped), columns), params)
+    took["parallel CREATE TABLE AS, no index"] = time.perf_counter() - started
+    not_null = [name for name, in conn.execute(
+        "select attname from pg_attribute where attrelid = 'public.kpi_aggregations'::regclass"
+        " and attnum > 0 and not attisdropped and attnotnull")]
+    mark = time.perf_counter()
+    conn.execute(sql.SQL("alter table public.{} {}").format(sql.Identifier(table), sql.SQL(", ").join(
+        sql.SQL("alter column {} set not null").format(sql.Identifier(name)) for name in not_null)))
+    conn.execute(product_indexes(conn, table))
+    took["  then NOT NULL and every index built"] = time.perf_counter() - mark
+    took["parallel CREATE TABLE AS, indexes built after"] = time.perf_counter() - started
+    conn.execute(f"drop table public.{table}")
     return took
 
 
@@ -140,6 +198,9 @@ def main() -> None:
     parser.add_argument("--teams", type=int, default=12)
     parser.add_argument("--granularity", choices=("day", "week"), default="day")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--with-computation", action="store_true",
+                        help="time computing and writing together, the product's INSERT against a parallel"
+                             " CREATE TABLE AS with the indexes built after")
     args = parser.parse_args()
     bench = _backfill_bench()
     url = scratch.create_database(scratch.server_url(), f"tp_bench_backfill_r{args.repositories}", fresh=False)
@@ -150,9 +211,24 @@ def main() -> None:
             raise SystemExit(f"{url}: no events; seed it first with bench/backfill.py --repositories"
                              f" {args.repositories} --rounds 0")
         conn.execute("set work_mem = '256MB'")
-        began = time.perf_counter()
         teams = parse_teams(bench.teams_document(fleet, args.teams), "teams.yaml")
-        n = stage(conn, bench._window_params(args.granularity, start, end, teams))
+        params = bench._window_params(args.granularity, start, end, teams)
+        if args.with_computation:
+            fastest: dict[str, float] = {}
+            try:
+                for _ in range(args.rounds):
+                    for label, took in computed(conn, params).items():
+                        print(f"  {label:48s} {took:6.1f} s", flush=True)
+                        fastest[label] = min(took, fastest.get(label, took))
+            finally:
+                conn.execute("drop table if exists public.bench_layout_target")
+            product = fastest["product INSERT into the indexed table"]
+            print()
+            for label, took in fastest.items():
+                print(f"{label:48s}: {took:6.1f} s  ratio to the product's INSERT {took / product:.2f}")
+            return
+        began = time.perf_counter()
+        n = stage(conn, params)
         print(f"staged {n:,} {args.granularity} rows (untimed below) in {time.perf_counter() - began:.1f} s", flush=True)
         best: dict[str, float] = {}
         try:

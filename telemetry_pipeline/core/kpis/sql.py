@@ -353,27 +353,38 @@ def kpi_select(
     ).format(grouped=grouped, rows=sql.SQL(", ").join(rows))
 
 
-def kpi_insert(
-    target: str = "kpi_aggregations", scoped: Collection[Source] = (), one_period: bool = False,
-) -> sql.Composed:
-    """INSERT ... SELECT of every metric of every source into `target` (a table name of ours),
-    with the scoped rows of the sources in `scoped`; `one_period` as in `kpi_select`, for the
-    unscoped sources. It writes the typed copies `sample_size` and `value_float8` itself, from
-    the values it computes (sql/0120): deriving them back out of each row cost a sixth of the
-    write of a year of scoped day rows."""
+#: The kpi_aggregations columns the KPI writer fills, in the order `kpi_rows` yields them.
+WRITTEN_COLUMNS = ("metric_name", "metric_value", "aggregation_period", "period_start", "period_end",
+                   "dimension", "dimension_value", "metadata", "sample_size", "value_float8")
+
+
+def kpi_rows(scoped: Collection[Source] = (), one_period: bool = False) -> sql.Composed:
+    """SELECT of every metric of every source as kpi_aggregations rows (WRITTEN_COLUMNS), with the
+    scoped rows of the sources in `scoped`; `one_period` as in `kpi_select`, for the unscoped
+    sources. It yields the typed copies `sample_size` and `value_float8` itself, from the values
+    it computes (sql/0120): deriving them back out of each row cost a sixth of the write of a
+    year of scoped day rows."""
     return sql.SQL(
         """
-        insert into {target} (metric_name, metric_value, aggregation_period, period_start, period_end,
-                              dimension, dimension_value, metadata, sample_size, value_float8)
         select metric_name, metric_value, %(granularity)s, period_start, period_start + %(length)s,
                dimension, dimension_value, jsonb_build_object('sample_size', sample_size, 'unit', unit),
                sample_size, public.telemetry_numeric_to_float8(metric_value)
         from ({events} union all {audits}) as k
         """
     ).format(
-        target=sql.Identifier(*target.split(".")),
         events=kpi_select(Source.EVENTS, scoped=Source.EVENTS in scoped, one_period=one_period),
         audits=kpi_select(Source.AUDITS, scoped=Source.AUDITS in scoped, one_period=one_period),
+    )
+
+
+def kpi_insert(
+    target: str = "kpi_aggregations", scoped: Collection[Source] = (), one_period: bool = False,
+) -> sql.Composed:
+    """INSERT of `kpi_rows(scoped, one_period)` into `target` (a table name of ours)."""
+    return sql.SQL("insert into {target} ({columns}) {rows}").format(
+        target=sql.Identifier(*target.split(".")),
+        columns=sql.SQL(", ").join(map(sql.Identifier, WRITTEN_COLUMNS)),
+        rows=kpi_rows(scoped, one_period),
     )
 
 
