@@ -131,16 +131,20 @@ def stage(conn: psycopg.Connection, params: dict[str, object]) -> int:
     return count
 
 
+def empty_copy(conn: psycopg.Connection, table: str, ddl: str) -> None:
+    """A fresh, empty copy of kpi_aggregations' columns named `table`, then `ddl` (both ours)."""
+    conn.execute(f"drop table if exists public.{table}")
+    conn.execute(
+        f"create table public.{table} (like public.kpi_aggregations including defaults including constraints)" + ddl)
+
+
 def insert(conn: psycopg.Connection, ddl: str, source: str, writer_filled: bool) -> float:
     """Seconds to insert the staged rows into a fresh table built by `ddl` (our own constants)."""
     table = "bench_layout_target"
-    conn.execute(f"drop table if exists public.{table}")
     before, _, after = (ddl.replace("{product_indexes}", product_indexes(conn, table))
                         .replace("{product_indexes_but_window}", product_indexes(conn, table, WINDOW_INDEX))
                         .format(t=table).partition(AFTER_ROWS))
-    conn.execute(
-        f"create table public.{table} (like public.kpi_aggregations including defaults including constraints)"
-        + before)
+    empty_copy(conn, table, before)
     # The writer-filled layouts compute value_float8 in the timed insert, as the product's does.
     columns = COLUMNS + (", sample_size, value_float8" if writer_filled else "")
     values = COLUMNS + (", sample_size, public.telemetry_numeric_to_float8(metric_value)" if writer_filled else "")
@@ -154,20 +158,12 @@ def insert(conn: psycopg.Connection, ddl: str, source: str, writer_filled: bool)
     return took
 
 
-def indexed_copy(conn: psycopg.Connection, table: str) -> None:
-    """A fresh, empty copy of kpi_aggregations named `table` (ours), with every index of the live
-    table and sql/0120's trigger."""
-    conn.execute(f"drop table if exists public.{table}")
-    conn.execute(f"create table public.{table} (like public.kpi_aggregations including defaults including constraints);"
-                 + product_indexes(conn, table) + COPIES_TRIGGER.format(t=table))
-
-
 def computed(conn: psycopg.Connection, params: dict[str, object]) -> dict[str, float]:
     """Seconds to compute and write the window's rows of `params`, the product's way and by a
     parallel CREATE TABLE AS with the indexes built afterwards (the module's docstring)."""
     scoped = sources_with_scopes(conn, params)
     table = "bench_layout_target"
-    indexed_copy(conn, table)
+    empty_copy(conn, table, ";" + product_indexes(conn, table) + COPIES_TRIGGER.format(t=table))
     started = time.perf_counter()
     conn.execute(kpi_insert(f"public.{table}", scoped=scoped), params)
     took = {"product INSERT into the indexed table": time.perf_counter() - started}
